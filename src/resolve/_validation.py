@@ -1,0 +1,108 @@
+"""Boundary checks used by every public entry point.
+
+Each check raises :class:`~resolve.errors.DataValidationError` (or
+:class:`~resolve.errors.UnknownNameError`) with one uniform message naming the
+parameter or column, the allowed values and what was received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from resolve.errors import DataValidationError, UnknownNameError
+
+__all__ = [
+    "Interval",
+    "OneOf",
+    "require_columns",
+    "require_unique",
+    "show_values",
+]
+
+
+def show_values(values: Iterable[Any], limit: int = 5) -> str:
+    """Format the first ``limit`` values of ``values`` plus a count of the rest."""
+    items = list(values)
+    head = ", ".join(repr(v) for v in items[:limit])
+    if len(items) > limit:
+        head += f" ... ({len(items) - limit} more)"
+    return head
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Constraint: the value must be one of ``options``."""
+
+    name: str
+    options: tuple[str, ...]
+
+    def __call__(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.options:
+            raise UnknownNameError(
+                f"{self.name} must be one of {', '.join(self.options)}; got {value!r}"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Constraint: a real number in ``[low, high]`` (bounds optional, inclusive by default)."""
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+
+    def describe(self) -> str:
+        left = "[" if self.low_inclusive else "("
+        right = "]" if self.high_inclusive else ")"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"{left}{low}, {high}{right}"
+
+    def __call__(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise DataValidationError(
+                f"{self.name} must be a number in {self.describe()}; got {value!r}"
+            )
+        v = float(value)
+        ok = True
+        if self.low is not None:
+            ok &= v >= self.low if self.low_inclusive else v > self.low
+        if self.high is not None:
+            ok &= v <= self.high if self.high_inclusive else v < self.high
+        if not ok or v != v:
+            raise DataValidationError(
+                f"{self.name} must be a number in {self.describe()}; got {value!r}"
+            )
+        return v
+
+
+def require_columns(data: pd.DataFrame, columns: Collection[str], *, what: str = "data") -> None:
+    """Raise if any of ``columns`` is absent from ``data``."""
+    if not isinstance(data, pd.DataFrame):
+        raise DataValidationError(f"{what} must be a pandas DataFrame; got {type(data).__name__}")
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise DataValidationError(
+            f"{what} lacks column(s) {show_values(missing)}; "
+            f"available: {show_values(list(data.columns), limit=12)}"
+        )
+
+
+def require_unique(data: pd.DataFrame, keys: Sequence[str], *, what: str = "data") -> None:
+    """Raise if rows of ``data`` are not unique on ``keys`` (e.g. subject and visit)."""
+    dup = data.duplicated(subset=list(keys), keep=False)
+    if dup.any():
+        first = data.loc[dup, list(keys)].iloc[0]
+        n = int(dup.sum())
+        where = ", ".join(f"{k}={first[k]!r}" for k in keys)
+        raise DataValidationError(
+            f"{what} has {n} rows sharing a key ({where} is one); "
+            f"rows must be unique on {', '.join(keys)}"
+        )
