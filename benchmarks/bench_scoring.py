@@ -60,7 +60,9 @@ def main() -> None:
         t0 = time.perf_counter()
         inst.score_frame(data, id_column="id")
         per[inst.id] = time.perf_counter() - t0
-    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}"
+    )
     print(f"{args.n} respondents x {len(per)} instruments, {args.repeat} runs")
     print(f"median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f})")
     for key, value in sorted(per.items(), key=lambda kv: -kv[1]):
