@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Regenerate every R reference fixture in tests/reference/r/.
+# Needs R with nlme, lme4, lmerTest, emmeans (Debian: r-base-core r-cran-nlme
+# r-cran-lme4 r-cran-lmertest r-cran-emmeans). Data come from
+# <repo parent>/shared/reference/mmrm/ unless RESOLVE_SHARED points at another
+# shared dir (the one that contains reference/mmrm/).
+# Takes about 10 minutes, dominated by the bcva unstructured gls fits.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+Rscript "$here/lmer.R"
+Rscript "$here/gls.R"
+Rscript "$here/satterthwaite_us_fev.R"
+Rscript -e 'pk <- c("nlme", "lme4", "lmerTest", "emmeans", "Matrix", "numDeriv");
+  suppressPackageStartupMessages(for (p in pk) library(p, character.only = TRUE));
+  print(sessionInfo())' > "$here/sessionInfo.txt"
+echo "done: fixtures and sessionInfo.txt in $here"
