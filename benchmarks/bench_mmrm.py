@@ -1,0 +1,89 @@
+"""Time resolve.stats.mmrm on the mmrm example trials (median of several runs).
+
+Run from the repository root: ``.venv/bin/python benchmarks/bench_mmrm.py``.
+Reference data: ``../shared/reference/mmrm/{fev,bcva}_data.csv`` (or
+``$RESOLVE_SHARED/reference/mmrm``).  Each model is fitted once to warm up,
+then ``--runs`` times; the median wall time (``time.perf_counter``) of the
+fit plus the coefficient table (Satterthwaite df) is reported, with the
+log-likelihood as a correctness check.  If statsmodels is importable, its
+``MixedLM`` random-intercept fit of the same bcva model is timed for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from resolve.stats import mmrm
+
+
+def _shared() -> Path:
+    env = os.environ.get("RESOLVE_SHARED")
+    if env:
+        return Path(env) / "reference" / "mmrm"
+    return Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "mmrm"
+
+
+def _time(fn: Callable[[], float], runs: int) -> tuple[float, float]:
+    value = fn()  # warm-up
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    shared = _shared()
+    fev = pd.read_csv(shared / "fev_data.csv")
+    bcva = pd.read_csv(shared / "bcva_data.csv")
+    bcva_formula = "BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT"
+
+    def fit(formula: str, data: pd.DataFrame, cov: str) -> Callable[[], float]:
+        def run() -> float:
+            res = mmrm(formula, data, subject="USUBJID", visit="AVISIT", cov=cov)
+            res.to_frame()
+            return res.loglik
+
+        return run
+
+    rows = [
+        (
+            "fev us REML (FEV1 ~ RACE + SEX + ARMCD*AVISIT)",
+            fit("FEV1 ~ RACE + SEX + ARMCD*AVISIT", fev, "us"),
+        ),
+        ("bcva us REML (BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT)", fit(bcva_formula, bcva, "us")),
+        ("bcva ri REML (random intercept)", fit(bcva_formula, bcva, "ri")),
+    ]
+    print(f"{'model':60s} {'median s':>10s} {'logLik':>14s}")
+    for name, fn in rows:
+        med, ll = _time(fn, args.runs)
+        print(f"{name:60s} {med:10.4f} {ll:14.4f}")
+    try:
+        import statsmodels.formula.api as smf
+    except ImportError:  # pragma: no cover
+        return
+
+    def sm_fit() -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = smf.mixedlm(bcva_formula, bcva, groups=bcva["USUBJID"])
+            return float(model.fit(reml=True).llf)
+
+    med, ll = _time(sm_fit, max(1, min(args.runs, 3)))
+    print(f"{'statsmodels MixedLM ri REML (same model)':60s} {med:10.4f} {ll:14.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,342 @@
+"""From a long data frame to the arrays the likelihood needs.
+
+Validates the input, fixes every level order, builds the fixed-effects design
+with formulaic (treatment coding, first level = reference, like R), drops
+aliased columns like R's ``lm`` (a column linearly dependent on earlier ones),
+and lays the subjects out on a padded ``(subjects, slots, columns)`` grid
+grouped by visit pattern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from resolve._validation import require_columns, require_unique, show_values
+from resolve.errors import DataValidationError
+from resolve.stats.mmrm.covariance import CovarianceModel, get_structure
+from resolve.stats.mmrm.spec import MMRMSpec
+
+__all__ = ["ModelData", "build_design", "r_name"]
+
+MAX_GROUPS = 20
+Array = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """Everything about the data a fit needs (arrays are read-only by convention)."""
+
+    spec: MMRMSpec
+    outcome: str
+    coef_names: tuple[str, ...]
+    raw_names: tuple[str, ...]
+    kept: NDArray[np.bool_]
+    term_columns: dict[str, IntArray]
+    term_factors: dict[str, tuple[str, ...]]
+    model_spec: Any
+    frame: pd.DataFrame
+    x: Array
+    y: Array
+    subject_of_obs: IntArray
+    slot_of_obs: IntArray
+    subjects: tuple[str, ...]
+    visits: tuple[str, ...]
+    group_levels: tuple[str, ...]
+    group_of_subject: IntArray
+    xf: Array
+    yf: Array
+    pattern_of_subject: IntArray
+    pattern_slots: tuple[IntArray, ...]
+    unit_of_pattern: IntArray
+    cov_model: CovarianceModel
+    log_weight_sum: float
+    n_subjects_input: int
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.y.size)
+
+    @property
+    def n_subjects(self) -> int:
+        return len(self.subjects)
+
+    @property
+    def rank(self) -> int:
+        return int(self.kept.sum())
+
+
+def r_name(column: str) -> str:
+    """Turn formulaic's ``ARMCD[T.TRT]:AVISIT[T.VIS2]`` into R's ``ARMCDTRT:AVISITVIS2``."""
+    parts = []
+    for part in column.split(":"):
+        if part.endswith("]") and "[T." in part:
+            var, level = part[:-1].split("[T.", 1)
+            parts.append(f"{var}{level}")
+        elif part.endswith("]") and "[" in part:
+            var, level = part[:-1].split("[", 1)
+            parts.append(f"{var}{level}")
+        else:
+            parts.append("(Intercept)" if part == "Intercept" else part)
+    return ":".join(parts)
+
+
+def _is_categorical(s: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s))
+
+
+def _levels(s: pd.Series) -> tuple[str, ...]:
+    """Level order like R's ``factor()``: categories if categorical, else sorted values."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return tuple(str(c) for c in s.cat.categories)
+    return tuple(sorted({str(v) for v in s.dropna().unique()}))
+
+
+def _as_categorical(s: pd.Series, levels: tuple[str, ...]) -> pd.Series:
+    return pd.Series(
+        pd.Categorical(s.astype(str).where(s.notna()), categories=list(levels)), index=s.index
+    )
+
+
+def _parse_formula(formula: str) -> tuple[str, list[str]]:
+    from formulaic import Formula
+
+    if not isinstance(formula, str) or "~" not in formula:
+        raise DataValidationError(f"formula must be a string 'outcome ~ terms'; got {formula!r}")
+    try:
+        parsed = Formula(formula)
+        lhs = sorted(parsed.lhs.required_variables)
+        rhs = sorted(parsed.rhs.required_variables)
+    except Exception as exc:  # formulaic raises several types
+        raise DataValidationError(
+            f"formula {formula!r} does not parse: {' '.join(str(exc).split())}"
+        ) from exc
+    if len(lhs) != 1:
+        raise DataValidationError(
+            f"formula {formula!r} must have exactly one outcome variable; got {lhs}"
+        )
+    return lhs[0], rhs
+
+
+def _aliased(x: Array, tol: float = 1e-7) -> NDArray[np.bool_]:
+    """Columns in the span of earlier columns (R's ``lm`` rule, unpivoted QR)."""
+    if x.shape[1] == 0:
+        return np.zeros(0, dtype=bool)
+    norms = np.linalg.norm(x, axis=0)
+    r = np.linalg.qr(x, mode="r")
+    diag = np.abs(np.diag(r))
+    out = np.zeros(x.shape[1], dtype=bool)
+    out[: diag.size] = diag <= tol * np.maximum(norms[: diag.size], 1e-300)
+    out[diag.size :] = True
+    out |= norms == 0
+    return out
+
+
+def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
+    """Validate ``data`` against ``spec`` and build a :class:`ModelData`."""
+    from formulaic import model_matrix
+
+    outcome, rhs_vars = _parse_formula(spec.formula)
+    extra = [c for c in (spec.group, spec.weights) if c is not None] + list(spec.coordinates)
+    require_columns(data, [outcome, *rhs_vars, spec.subject, spec.visit, *extra])
+    if spec.cov == "sp_exp" and not spec.coordinates:
+        raise DataValidationError("cov='sp_exp' needs coordinates=<numeric column name(s)>")
+    for c in spec.coordinates:
+        if not pd.api.types.is_numeric_dtype(data[c]):
+            raise DataValidationError(f"coordinate column {c!r} must be numeric")
+    if not pd.api.types.is_numeric_dtype(data[outcome]) or pd.api.types.is_bool_dtype(
+        data[outcome]
+    ):
+        bad = pd.to_numeric(data[outcome], errors="coerce").isna() & data[outcome].notna()
+        raise DataValidationError(
+            f"outcome column {outcome!r} must be numeric; "
+            f"non-numeric values: {show_values(data.loc[bad, outcome].unique())}"
+        )
+    for key in (spec.subject, spec.visit):
+        if data[key].isna().any():
+            raise DataValidationError(
+                f"column {key!r} has {int(data[key].isna().sum())} missing values"
+            )
+    require_unique(data, [spec.subject, spec.visit])
+
+    visits = _levels(data[spec.visit])
+    frame = data.copy()
+    used = [outcome, *rhs_vars, *extra]
+    keep = frame[used].notna().all(axis=1)
+    if spec.weights is not None:
+        w = pd.to_numeric(frame[spec.weights], errors="coerce")
+        if ((w <= 0) & keep).any() or not pd.api.types.is_numeric_dtype(frame[spec.weights]):
+            raise DataValidationError(f"weights column {spec.weights!r} must be positive numbers")
+    frame = frame.loc[keep]
+    if frame.empty:
+        raise DataValidationError(f"no rows with a non-missing outcome {outcome!r} and covariates")
+    present = {str(v) for v in frame[spec.visit].astype(str).unique()}
+    empty_visits = [v for v in visits if v not in present]
+    if empty_visits:
+        raise DataValidationError(
+            f"visit column {spec.visit!r} has level(s) with no non-missing outcome: "
+            f"{show_values(empty_visits)}; drop them or fill them"
+        )
+
+    levels: dict[str, tuple[str, ...]] = {spec.visit: visits}
+    for v in rhs_vars:
+        if _is_categorical(frame[v]):
+            levels[v] = _levels(frame[v]) if v != spec.visit else visits
+            frame[v] = _as_categorical(frame[v], levels[v])
+    subj_str = frame[spec.subject].astype(str)
+    subjects = tuple(sorted(subj_str.unique()))
+    subj_code = pd.Categorical(subj_str, categories=list(subjects)).codes.astype(np.intp)
+    visit_code = pd.Categorical(
+        frame[spec.visit].astype(str), categories=list(visits)
+    ).codes.astype(np.intp)
+    order = np.lexsort((visit_code, subj_code))
+    frame = frame.iloc[order]
+    subj_code = subj_code[order]
+    visit_code = visit_code[order]
+
+    group_levels: tuple[str, ...] = ("all",)
+    group_of_subject = np.zeros(len(subjects), dtype=np.intp)
+    if spec.group is not None:
+        group_levels = _levels(frame[spec.group])
+        if len(group_levels) > MAX_GROUPS:
+            raise DataValidationError(
+                f"group column {spec.group!r} has {len(group_levels)} levels; at most "
+                f"{MAX_GROUPS} separate covariance matrices are supported"
+            )
+        levels[spec.group] = group_levels
+        gcode = pd.Categorical(
+            frame[spec.group].astype(str), categories=list(group_levels)
+        ).codes.astype(np.intp)
+        per_subject = pd.Series(gcode).groupby(subj_code).nunique()
+        if (per_subject > 1).any():
+            bad_subjects = [subjects[int(i)] for i in per_subject.index[per_subject > 1]]
+            raise DataValidationError(
+                f"group column {spec.group!r} must be constant within subject; "
+                f"it varies for {show_values(bad_subjects)}"
+            )
+        group_of_subject[subj_code] = gcode
+    spec = replace(spec, levels=levels)
+
+    try:
+        mm = model_matrix(spec.formula.split("~", 1)[1], frame, na_action="ignore")
+    except Exception as exc:
+        raise DataValidationError(
+            f"formula {spec.formula!r} cannot be evaluated: {' '.join(str(exc).split())}"
+        ) from exc
+    model_spec = mm.model_spec
+    x_full = np.asarray(mm, dtype=np.float64)
+    coef_names = tuple(r_name(str(c)) for c in mm.columns)
+    term_columns: dict[str, IntArray] = {}
+    term_factors: dict[str, tuple[str, ...]] = {}
+    for term, sl in model_spec.term_slices.items():
+        name = str(term)
+        name = "(Intercept)" if name == "1" else name
+        term_columns[name] = np.arange(sl.start, sl.stop, dtype=np.intp)
+        term_factors[name] = tuple(str(f) for f in term.factors if str(f) != "1")
+    kept = ~_aliased(x_full)
+    x = x_full[:, kept]
+    y = frame[outcome].to_numpy(dtype=np.float64)
+
+    # Slots: visit index, or the position within subject for spatial structures.
+    structure = get_structure(spec.cov)
+    n_subj = len(subjects)
+    if structure.spatial:
+        slot = np.asarray(
+            pd.Series(subj_code).groupby(subj_code).cumcount().to_numpy(), dtype=np.intp
+        )
+        m = int(slot.max()) + 1
+    else:
+        slot = visit_code
+        m = len(visits)
+
+    weight_arr = None
+    log_weight_sum = 0.0
+    if spec.weights is not None:
+        weight_arr = frame[spec.weights].to_numpy(dtype=np.float64)
+        log_weight_sum = float(np.log(weight_arr).sum())
+    scale = np.sqrt(weight_arr) if weight_arr is not None else np.ones_like(y)
+    xf = np.zeros((n_subj, m, x.shape[1]))
+    yf = np.zeros((n_subj, m))
+    xf[subj_code, slot] = x * scale[:, None]
+    yf[subj_code, slot] = y * scale
+
+    # Patterns: identical (group, slots[, coordinates]) share one covariance block.
+    coords = frame[list(spec.coordinates)].to_numpy(dtype=np.float64) if structure.spatial else None
+    keys: dict[tuple[Any, ...], int] = {}
+    pattern_of_subject = np.empty(n_subj, dtype=np.intp)
+    pattern_slots: list[IntArray] = []
+    unit_keys: dict[tuple[Any, ...], int] = {}
+    unit_of_pattern: list[int] = []
+    unit_group: list[int] = []
+    geometry: list[Array] = []
+    bounds = np.searchsorted(subj_code, np.arange(n_subj + 1))
+    for i in range(n_subj):
+        rows = slice(bounds[i], bounds[i + 1])
+        s = tuple(int(v) for v in slot[rows])
+        g = int(group_of_subject[i])
+        ckey: tuple[Any, ...] = ()
+        if coords is not None:
+            ckey = tuple(np.round(coords[rows], 12).ravel().tolist())
+        pkey = (g, s, ckey)
+        if pkey not in keys:
+            keys[pkey] = len(pattern_slots)
+            pattern_slots.append(np.asarray(s, dtype=np.intp))
+            ukey = (g, ckey) if coords is not None else (g,)
+            if ukey not in unit_keys:
+                unit_keys[ukey] = len(unit_group)
+                unit_group.append(g)
+                if coords is not None:
+                    crd = coords[rows]
+                    dist = np.zeros((m, m))
+                    k = crd.shape[0]
+                    dist[:k, :k] = np.sqrt(((crd[:, None, :] - crd[None, :, :]) ** 2).sum(-1))
+                    geometry.append(dist)
+            unit_of_pattern.append(unit_keys[ukey])
+        pattern_of_subject[i] = keys[pkey]
+    if structure.spatial:
+        n_units = len(unit_group)
+        unit_group_arr = np.asarray(unit_group, dtype=np.intp)
+    else:
+        n_units = len(group_levels)
+        unit_group_arr = np.arange(n_units, dtype=np.intp)
+        unit_of_pattern = [k[0] for k in keys]
+    del n_units
+    cov_model = CovarianceModel(
+        structure=structure,
+        m=m,
+        n_groups=len(group_levels),
+        unit_group=unit_group_arr,
+        geometry=np.stack(geometry) if geometry else None,
+    )
+    return ModelData(
+        spec=spec,
+        outcome=outcome,
+        coef_names=coef_names,
+        raw_names=tuple(str(c) for c in mm.columns),
+        kept=kept,
+        term_columns=term_columns,
+        term_factors=term_factors,
+        model_spec=model_spec,
+        frame=frame,
+        x=x,
+        y=y,
+        subject_of_obs=subj_code,
+        slot_of_obs=slot,
+        subjects=subjects,
+        visits=visits,
+        group_levels=group_levels,
+        group_of_subject=group_of_subject,
+        xf=xf,
+        yf=yf,
+        pattern_of_subject=pattern_of_subject,
+        pattern_slots=tuple(pattern_slots),
+        unit_of_pattern=np.asarray(unit_of_pattern, dtype=np.intp),
+        cov_model=cov_model,
+        log_weight_sum=log_weight_sum,
+        n_subjects_input=int(data[spec.subject].nunique()),
+    )

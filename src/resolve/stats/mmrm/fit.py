@@ -1,0 +1,324 @@
+"""Optimisation of the (RE)ML criterion with fallbacks and a convergence report.
+
+Strategy (each step recorded in the report):
+
+1. start values from the residual moments of an ordinary least-squares fit
+   (pairwise-complete covariance of the residuals per visit);
+2. optimisers in turn: Newton trust region with the exact Hessian
+   (``trust-exact``), ``L-BFGS-B`` and ``BFGS`` with the analytic gradient;
+3. if all fail, the same again from a diagonal start (correlations zero);
+4. every candidate is polished by damped Newton steps and accepted only when
+   the Newton decrement ``g' H^-1 g`` is below ``1e-8`` and the Hessian is
+   positive definite.
+
+If nothing is accepted a :class:`~resolve.errors.ConvergenceError` lists each
+attempt and suggests what to try next.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import optimize
+
+from resolve.errors import ConvergenceError
+from resolve.stats._blas import limit_blas_threads
+from resolve.stats.mmrm.design import ModelData
+from resolve.stats.mmrm.likelihood import Evaluation, Likelihood
+
+__all__ = ["Attempt", "ConvergenceReport", "FitControl", "fit_model", "start_values"]
+
+Array = NDArray[np.float64]
+DOCS = "docs/convergence.md"
+
+
+@dataclass(frozen=True)
+class FitControl:
+    """Optimiser settings (kept apart from the model specification).
+
+    Parameters
+    ----------
+    optimizers : tuple of str
+        Tried in turn: any of ``"newton"`` (damped Newton with the exact Hessian,
+        Levenberg-Marquardt safeguarded), ``"trust-exact"``, ``"L-BFGS-B"``,
+        ``"BFGS"``, ``"Nelder-Mead"``.
+    max_iter : int
+        Iteration cap per optimiser.
+    tol : float
+        Acceptance threshold for the Newton decrement ``g' H^-1 g``.
+    """
+
+    optimizers: tuple[str, ...] = ("newton", "trust-exact", "L-BFGS-B", "BFGS")
+    max_iter: int = 500
+    tol: float = 1e-8
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One optimiser run from one start."""
+
+    optimizer: str
+    start: str
+    value: float
+    newton_decrement: float
+    hessian_pd: bool
+    iterations: int
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return bool(np.isfinite(self.value) and self.hessian_pd and self.newton_decrement < 1.0)
+
+
+@dataclass(frozen=True)
+class ConvergenceReport:
+    """What was tried, what failed, which attempt was kept."""
+
+    converged: bool
+    attempts: tuple[Attempt, ...]
+    chosen: int | None
+    warnings: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        lines = ["converged" if self.converged else "NOT converged"]
+        for i, a in enumerate(self.attempts, 1):
+            mark = " <- chosen" if self.chosen == i - 1 else ""
+            lines.append(
+                f"  {i}. {a.optimizer} from {a.start} start: -2logL={a.value:.6f}, "
+                f"g'H^-1g={a.newton_decrement:.2e}, Hessian PD={a.hessian_pd}, "
+                f"{a.iterations} iterations; {a.message}{mark}"
+            )
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "converged": self.converged,
+            "chosen": self.chosen,
+            "warnings": list(self.warnings),
+            "attempts": [a.__dict__ for a in self.attempts],
+        }
+
+
+def _empirical_cov(data: ModelData) -> Array:
+    """Pairwise-complete covariance of OLS residuals per slot (``m x m``)."""
+    m = data.cov_model.m
+    x, y = data.x, data.y
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    res = np.full((data.n_subjects, m), np.nan)
+    res[data.subject_of_obs, data.slot_of_obs] = y - x @ beta
+    mask = ~np.isnan(res)
+    filled = np.where(mask, res, 0.0)
+    counts = mask.T.astype(float) @ mask.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = (filled.T @ filled) / np.maximum(counts - 1.0, 1.0)
+    var = np.diag(cov).copy()
+    pooled = float(np.nanmean(np.where(counts.diagonal() > 1, var, np.nan)))
+    if not np.isfinite(pooled) or pooled <= 0:
+        pooled = float(np.var(y)) or 1.0
+    var = np.where((counts.diagonal() > 1) & (var > 0), var, pooled)
+    cov = np.where(counts > 2, cov, 0.0)
+    np.fill_diagonal(cov, var)
+    w, v = np.linalg.eigh(cov)
+    w = np.maximum(w, 1e-3 * float(w.max()))
+    out: Array = (v * w) @ v.T
+    return out
+
+
+def start_values(data: ModelData, diagonal: bool = False) -> Array:
+    """Start values for every group's parameters from residual moments."""
+    cov = _empirical_cov(data)
+    if diagonal:
+        cov = np.diag(np.diag(cov))
+    one = data.cov_model.structure.start(cov)
+    return np.tile(one, data.cov_model.n_groups)
+
+
+class _Cached:
+    """Memoise evaluations so value, gradient and Hessian share work."""
+
+    def __init__(self, lik: Likelihood) -> None:
+        self.lik = lik
+        self.key: bytes | None = None
+        self.ev: Evaluation | None = None
+
+    def get(self, theta: Array, order: int) -> Evaluation:
+        key = theta.tobytes()
+        ev = self.ev
+        if (
+            self.key == key
+            and ev is not None
+            and (order == 0 or (order == 1 and ev.gradient is not None) or ev.hessian is not None)
+        ):
+            return ev
+        self.ev = self.lik.evaluate(np.array(theta, dtype=np.float64), order)
+        self.key = key
+        return self.ev
+
+    def fun(self, theta: Array) -> tuple[float, Array]:
+        ev = self.get(theta, 1)
+        if ev.gradient is None:
+            return np.inf, np.zeros_like(theta)
+        return ev.value, ev.gradient
+
+    def hess(self, theta: Array) -> Array:
+        ev = self.get(theta, 2)
+        if ev.hessian is None:
+            return np.eye(theta.size) * 1e6
+        return ev.hessian
+
+
+def _decrement(ev: Evaluation) -> tuple[float, bool]:
+    if ev.hessian is None or ev.gradient is None or not np.isfinite(ev.value):
+        return np.inf, False
+    try:
+        chol = np.linalg.cholesky(ev.hessian)
+    except np.linalg.LinAlgError:
+        return float(np.inf), False
+    z = np.linalg.solve(chol, ev.gradient)
+    return float(z @ z), True
+
+
+def _polish(lik: Likelihood, theta: Array, steps: int = 8) -> tuple[Array, Evaluation]:
+    """Damped Newton steps from ``theta`` (reaches full precision after a near-solution)."""
+    ev = lik.evaluate(theta, 2)
+    for _ in range(steps):
+        dec, pd_ = _decrement(ev)
+        if not pd_ or dec < 1e-14 or ev.gradient is None or ev.hessian is None:
+            break
+        step = np.linalg.solve(ev.hessian, ev.gradient)
+        t = 1.0
+        for _ in range(20):
+            cand = theta - t * step
+            ev_c = lik.evaluate(cand, 2)
+            if ev_c.value <= ev.value + 1e-12 * max(1.0, abs(ev.value)):
+                theta, ev = cand, ev_c
+                break
+            t *= 0.5
+        else:
+            break
+    return theta, ev
+
+
+def _newton(lik: Likelihood, theta: Array, max_iter: int) -> tuple[Array, int, str]:
+    """Levenberg-Marquardt safeguarded Newton iterations with the exact Hessian."""
+    ev = lik.evaluate(theta, 2)
+    if ev.hessian is None or ev.gradient is None:
+        return theta, 0, "infeasible start"
+    lam = 0.0
+    eye = np.eye(theta.size)
+    for it in range(1, max_iter + 1):
+        g, h = ev.gradient, ev.hessian
+        assert g is not None and h is not None
+        dec, pd_ = _decrement(ev)
+        if pd_ and dec < 1e-14:
+            return theta, it - 1, "Newton decrement below 1e-14"
+        floor = 1e-6 * max(float(np.max(np.abs(np.diag(h)))), 1e-12)
+        lam_try = lam if pd_ else max(lam, floor * 1e3)
+        for _ in range(40):
+            try:
+                chol = np.linalg.cholesky(h + lam_try * eye)
+            except np.linalg.LinAlgError:
+                lam_try = max(10.0 * lam_try, floor)
+                continue
+            step = np.linalg.solve(chol.T, np.linalg.solve(chol, g))
+            big = float(np.max(np.abs(step)))
+            if big > 3.0:  # unconstrained scale: cap one step
+                step *= 3.0 / big
+            cand = theta - step
+            ev_c = lik.evaluate(cand, 2)
+            if ev_c.hessian is not None and ev_c.value <= ev.value + 1e-12 * abs(ev.value):
+                theta, ev = cand, ev_c
+                lam = 0.0 if lam_try <= floor else lam_try / 10.0
+                break
+            lam_try = max(10.0 * lam_try, floor)
+        else:
+            return theta, it, "no descent step found"
+    return theta, max_iter, "iteration limit reached"
+
+
+def _run(cache: _Cached, method: str, theta0: Array, max_iter: int) -> Any:
+    minimize: Any = optimize.minimize  # scipy-stubs overloads are stricter than scipy
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if method == "trust-exact":
+            return minimize(
+                cache.fun,
+                theta0,
+                jac=True,
+                hess=cache.hess,
+                method="trust-exact",
+                options={"maxiter": max_iter, "gtol": 1e-9},
+            )
+        if method == "Nelder-Mead":
+            return minimize(
+                lambda t: cache.fun(t)[0],
+                theta0,
+                method="Nelder-Mead",
+                options={"maxiter": max_iter * 20, "xatol": 1e-10, "fatol": 1e-12},
+            )
+        return minimize(
+            cache.fun,
+            theta0,
+            jac=True,
+            method=method,
+            options={"maxiter": max_iter, "gtol": 1e-8},
+        )
+
+
+def fit_model(
+    data: ModelData, reml: bool, control: FitControl | None = None
+) -> tuple[Array, Evaluation, ConvergenceReport, Likelihood]:
+    """Minimise ``-2 log L``; return ``theta``, the final evaluation and the report."""
+    with limit_blas_threads(1):
+        return _fit_model(data, reml, control)
+
+
+def _fit_model(
+    data: ModelData, reml: bool, control: FitControl | None
+) -> tuple[Array, Evaluation, ConvergenceReport, Likelihood]:
+    control = control or FitControl()
+    lik = Likelihood(data, reml)
+    cache = _Cached(lik)
+    attempts: list[Attempt] = []
+    candidates: list[tuple[Array, Evaluation]] = []
+    starts = [("empirical", start_values(data))]
+    if data.cov_model.structure.name not in ("cs", "ri", "ar1", "sp_exp"):
+        starts.append(("diagonal", start_values(data, diagonal=True)))
+    for start_name, theta0 in starts:
+        if not np.isfinite(lik.evaluate(theta0).value):
+            attempts.append(
+                Attempt("-", start_name, np.inf, np.inf, False, 0, "start value infeasible")
+            )
+            continue
+        for method in control.optimizers:
+            try:
+                if method == "newton":
+                    x, nit, msg = _newton(lik, theta0.copy(), control.max_iter)
+                else:
+                    res = _run(cache, method, theta0, control.max_iter)
+                    x, msg, nit = res.x, str(res.message), int(getattr(res, "nit", 0))
+                theta, ev = _polish(lik, np.asarray(x, dtype=np.float64))
+            except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
+                attempts.append(
+                    Attempt(method, start_name, np.inf, np.inf, False, 0, f"failed: {exc}")
+                )
+                continue
+            dec, pd_ = _decrement(ev)
+            attempts.append(Attempt(method, start_name, ev.value, dec, pd_, nit, msg))
+            candidates.append((theta, ev))
+            if pd_ and dec < control.tol:
+                report = ConvergenceReport(True, tuple(attempts), len(attempts) - 1)
+                return theta, ev, report, lik
+    report = ConvergenceReport(False, tuple(attempts), None)
+    raise ConvergenceError(
+        "the MMRM fit did not converge; attempts:\n"
+        + str(report)
+        + "\nnext steps: try a simpler covariance structure (e.g. 'ar1h' or 'cs' instead of 'us'), "
+        "check for visits with very few observations, or rescale the outcome; "
+        f"see {DOCS}"
+    )

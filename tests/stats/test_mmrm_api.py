@@ -1,0 +1,232 @@
+"""MMRM behaviour beyond the SAS listings: invariances, errors, convergence, derivatives.
+
+golden: the bcva log-likelihoods come from shared/reference/mmrm/README.md (R mmrm
+0.3.18, us REML: -16035.51; quoted to -16035.5149 in the brief) and lme4
+``lmer(BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT + (1 | USUBJID))`` (-16776.20).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from resolve.errors import ConvergenceError, DataValidationError, UnknownNameError
+from resolve.stats import FitControl, mmrm
+from resolve.stats.mmrm.design import build_design
+from resolve.stats.mmrm.likelihood import Likelihood
+from resolve.stats.mmrm.spec import MMRMSpec
+
+FORMULA = "FEV1 ~ RACE + SEX + ARMCD * AVISIT"
+KW = {"subject": "USUBJID", "visit": "AVISIT"}
+
+
+@pytest.fixture(scope="module")
+def base(fev: pd.DataFrame):  # type: ignore[no-untyped-def]
+    return mmrm(FORMULA, fev, **KW)
+
+
+def test_table_columns_and_dict(base) -> None:  # type: ignore[no-untyped-def]
+    frame = base.to_frame()
+    assert list(frame.columns) == [
+        "term",
+        "estimate",
+        "std_error",
+        "df",
+        "statistic",
+        "p_value",
+        "conf_low",
+        "conf_high",
+    ]
+    d = base.to_dict()
+    json.dumps(d)
+    for key in ("converged", "loglik", "aic", "bic", "n_subjects", "n_obs", "coefficients"):
+        assert key in d
+    assert d["covariance"]["structure"] == "us"
+    assert d["covariance"]["visits"] == ["VIS1", "VIS2", "VIS3", "VIS4"]
+    assert len(d["covariance"]["matrices"]["all"]) == 4
+    assert base.n_subjects == 197 and base.n_obs == 537
+    assert "Coefficients" in base.summary()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        base.conf_level = 0.9
+
+
+def test_shuffled_rows_and_relabelled_subjects_give_identical_fit(fev, base) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(20240501)
+    shuffled = fev.sample(frac=1.0, random_state=rng).reset_index(drop=True)
+    mapping = {s: f"S{rng.integers(1_000_000):07d}_{i}" for i, s in enumerate(fev.USUBJID.unique())}
+    shuffled["USUBJID"] = shuffled["USUBJID"].map(mapping)
+    other = mmrm(FORMULA, shuffled, **KW)
+    pd.testing.assert_frame_equal(other.to_frame(), base.to_frame(), rtol=1e-7)
+    assert other.loglik == pytest.approx(base.loglik, rel=1e-10)
+
+
+def test_swapping_arm_labels_flips_treatment_effect(fev) -> None:  # type: ignore[no-untyped-def]
+    a = mmrm("FEV1 ~ ARMCD * AVISIT", fev, **KW)
+    swapped = fev.assign(ARMCD=fev.ARMCD.map({"PBO": "TRT", "TRT": "PBO"}))
+    b = mmrm("FEV1 ~ ARMCD * AVISIT", swapped, **KW)
+    da = a.lsmeans("ARMCD", by="AVISIT").differences
+    db = b.lsmeans("ARMCD", by="AVISIT").differences
+    np.testing.assert_allclose(da.estimate, -db.estimate, rtol=1e-6)
+    np.testing.assert_allclose(da.std_error, db.std_error, rtol=1e-6)
+    np.testing.assert_allclose(da.df, db.df, rtol=1e-5)
+
+
+def test_rescaling_outcome_rescales_estimates_and_se(fev, base) -> None:  # type: ignore[no-untyped-def]
+    scaled = mmrm(FORMULA, fev.assign(FEV1=fev.FEV1 * 10.0), **KW).to_frame()
+    ref = base.to_frame()
+    np.testing.assert_allclose(scaled.estimate, 10 * ref.estimate, rtol=1e-6)
+    np.testing.assert_allclose(scaled.std_error, 10 * ref.std_error, rtol=1e-6)
+    np.testing.assert_allclose(scaled.df, ref.df, rtol=1e-5)
+
+
+def test_rank_deficient_design_reports_aliased_columns(fev) -> None:  # type: ignore[no-untyped-def]
+    fit = mmrm("FEV1 ~ ARMCD + ARM2 + AVISIT", fev.assign(ARM2=fev.ARMCD), **KW)
+    assert fit.aliased == ("ARM2TRT",)
+    row = fit.to_frame().set_index("term").loc["ARM2TRT"]
+    assert np.isnan(row.estimate) and np.isnan(row.std_error)
+    ref = mmrm("FEV1 ~ ARMCD + AVISIT", fev, **KW)
+    assert fit.loglik == pytest.approx(ref.loglik, rel=1e-10)
+
+
+def test_contrast_and_joint_test(base) -> None:  # type: ignore[no-untyped-def]
+    one = base.contrast({"trt": [1.0 if n == "ARMCDTRT" else 0.0 for n in base.coef_names]})
+    ref = base.to_frame().set_index("term").loc["ARMCDTRT"]
+    assert one.estimate.iloc[0] == pytest.approx(ref.estimate)
+    assert one.df.iloc[0] == pytest.approx(ref.df)
+    lmat = pd.DataFrame(
+        [{"ARMCDTRT:AVISITVIS2": 1.0}, {"ARMCDTRT:AVISITVIS3": 1.0}, {"ARMCDTRT:AVISITVIS4": 1.0}]
+    )
+    joint = base.contrast(lmat, joint=True)
+    anova = base.anova().set_index("term").loc["ARMCD:AVISIT"]
+    assert joint.statistic.iloc[0] == pytest.approx(anova.statistic, rel=1e-8)
+    with pytest.raises(DataValidationError):
+        base.contrast([1.0, 2.0])
+
+
+def test_other_df_methods(fev) -> None:  # type: ignore[no-untyped-def]
+    res = mmrm(FORMULA, fev, df="residual", **KW)
+    assert set(res.to_frame().df) == {537 - 11}
+    bw = mmrm(FORMULA, fev, df="between-within", **KW).to_frame().set_index("term")
+    # mmrm rule: between = n_subj - n_between - n_intercept; within = n_obs - n_subj - n_within
+    assert bw.loc["RACEWhite", "df"] == 197 - 4 - 1
+    assert bw.loc["AVISITVIS2", "df"] == 537 - 197 - 6
+    with pytest.raises(UnknownNameError, match="kenward-roger"):
+        mmrm(FORMULA, fev, df="kenward-roger", **KW)
+
+
+def test_lsmeans_weights(fev) -> None:  # type: ignore[no-untyped-def]
+    fit = mmrm("FEV1 ~ RACE + ARMCD * AVISIT", fev, **KW)
+    eq = fit.lsmeans("ARMCD", by="AVISIT").estimates
+    prop = fit.lsmeans("ARMCD", by="AVISIT", weights="proportional").estimates
+    assert not np.allclose(eq.estimate, prop.estimate)
+    np.testing.assert_allclose(
+        fit.lsmeans("ARMCD", by="AVISIT").differences.estimate,
+        fit.lsmeans("ARMCD", by="AVISIT", weights="proportional").differences.estimate,
+    )
+    with pytest.raises(UnknownNameError):
+        fit.lsmeans("ARMCD", weights="odd")
+    with pytest.raises(DataValidationError, match="SEX"):
+        fit.lsmeans("SEX")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "data_change", "match"),
+    [
+        ({"formula": "FEV1 ~ NOPE"}, None, "NOPE"),
+        ({"subject": "ID"}, None, "ID"),
+        ({}, "duplicate", "unique"),
+        ({}, "text_outcome", "numeric"),
+        ({}, "empty_visit", "VIS9"),
+        ({"formula": "FEV1 ~ ARMCD +* AVISIT"}, None, "parse"),
+        ({"formula": "no tilde"}, None, "formula"),
+        ({"cov": "unknown"}, None, "cov must be one of"),
+        ({"method": "bayes"}, None, "method"),
+        ({"cov": "sp_exp"}, None, "coordinates"),
+        ({"weights": "NEG"}, "negative_weights", "positive"),
+        ({"group": "VISITN"}, None, "constant within subject"),
+        ({"group": "FEV1_BL"}, None, "at most 20"),
+    ],
+)
+def test_bad_input_is_named(fev, kwargs, data_change, match) -> None:  # type: ignore[no-untyped-def]
+    data = fev.copy()
+    if data_change == "duplicate":
+        data = pd.concat([data, data.iloc[[1]]])
+    elif data_change == "text_outcome":
+        data["FEV1"] = data["FEV1"].astype(object)
+        data.loc[3, "FEV1"] = "missing"
+    elif data_change == "empty_visit":
+        data["AVISIT"] = pd.Categorical(
+            data.AVISIT, categories=["VIS1", "VIS2", "VIS3", "VIS4", "VIS9"]
+        )
+    elif data_change == "negative_weights":
+        data["NEG"] = -1.0
+    args = {"formula": "FEV1 ~ ARMCD * AVISIT", **KW, **kwargs}
+    formula = args.pop("formula")
+    with pytest.raises((DataValidationError, UnknownNameError), match=match):
+        mmrm(formula, data, **args)
+
+
+def test_convergence_report_and_error(fev, base) -> None:  # type: ignore[no-untyped-def]
+    rep = base.convergence
+    assert rep.converged and rep.chosen is not None
+    assert rep.attempts[rep.chosen].hessian_pd
+    assert "chosen" in str(rep)
+    with pytest.raises(ConvergenceError) as info:
+        mmrm(
+            "FEV1 ~ ARMCD", fev, control=FitControl(optimizers=("L-BFGS-B", "BFGS"), tol=0.0), **KW
+        )
+    text = str(info.value)
+    assert "1. L-BFGS-B from empirical start" in text
+    assert "diagonal start" in text and "next steps" in text
+
+
+@pytest.mark.parametrize("cov", ["us", "cs", "ar1h", "toep", "ad", "ri", "sp_exp"])
+@pytest.mark.parametrize("reml", [True, False])
+def test_gradient_and_hessian_match_finite_differences(fev, cov, reml) -> None:  # type: ignore[no-untyped-def]
+    spec = MMRMSpec(
+        formula="FEV1 ~ ARMCD + AVISIT",
+        subject="USUBJID",
+        visit="AVISIT",
+        cov=cov,
+        group="ARMCD" if cov == "ar1h" else None,
+        weights="WEIGHT" if cov == "ad" else None,
+        coordinates=("VISITN", "VISITN2") if cov == "sp_exp" else (),
+    )
+    data = build_design(spec, fev)
+    lik = Likelihood(data, reml)
+    rng = np.random.default_rng(7)
+    theta = rng.normal(0.0, 0.3, data.cov_model.n_params)
+    theta[0] += 2.0
+    ev = lik.evaluate(theta, 2)
+    h = 1e-5
+    eye = np.eye(theta.size)
+    grad = np.array(
+        [
+            (lik.evaluate(theta + h * e).value - lik.evaluate(theta - h * e).value) / (2 * h)
+            for e in eye
+        ]
+    )
+    hess = np.array(
+        [
+            (lik.evaluate(theta + h * e, 1).gradient - lik.evaluate(theta - h * e, 1).gradient)
+            / (2 * h)
+            for e in eye
+        ]
+    )  # type: ignore[operator]
+    assert ev.gradient is not None and ev.hessian is not None
+    np.testing.assert_allclose(ev.gradient, grad, atol=1e-6 * np.abs(grad).max())
+    np.testing.assert_allclose(ev.hessian, hess, atol=1e-6 * np.abs(hess).max())
+
+
+def test_bcva_loglik_matches_r(bcva) -> None:  # type: ignore[no-untyped-def]
+    # golden: R mmrm 0.3.18 on shared/reference/mmrm/bcva_data.csv (README.md; -16035.5149)
+    us = mmrm("BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT", bcva, cov="us", **KW)
+    assert us.loglik == pytest.approx(-16035.5149, rel=1e-8)
+    # golden: lme4 lmer(BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT + (1 | USUBJID)), REML, -16776.20
+    ri = mmrm("BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT", bcva, cov="ri", **KW)
+    assert ri.loglik == pytest.approx(-16776.20, abs=0.005)
+    assert ri.cov_params.estimate.min() > 0
