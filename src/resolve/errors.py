@@ -39,7 +39,15 @@ class UnknownNameError(ResolveError, LookupError):
 
 
 class ConvergenceError(ResolveError, RuntimeError):
-    """A numerical fit did not converge after every fallback was tried."""
+    """A numerical fit did not converge after every fallback was tried.
+
+    ``report`` holds the structured record of what was tried (for the MMRM
+    engine a :class:`~resolve.stats.mmrm.fit.ConvergenceReport`), or None.
+    """
+
+    def __init__(self, *args: object, report: object = None) -> None:
+        super().__init__(*args)
+        self.report = report
 
 
 class ResolveWarning(UserWarning):

@@ -56,7 +56,7 @@ def test_sp_exp_with_coordinates(shared: Path, capsys: pytest.CaptureFixture[str
     [
         (("--cov", "zzz"), "cov must be one of"),
         (("--group", "NOPE"), "NOPE"),
-        (("--df", "empirical"), "not implemented"),
+        (("--df", "containment"), "df must be one of"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(

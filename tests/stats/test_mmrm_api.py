@@ -17,6 +17,7 @@ import pytest
 from resolve.errors import ConvergenceError, DataValidationError, UnknownNameError
 from resolve.stats import FitControl, mmrm
 from resolve.stats.mmrm.design import build_design
+from resolve.stats.mmrm.df import make_df_method
 from resolve.stats.mmrm.likelihood import Likelihood
 from resolve.stats.mmrm.spec import MMRMSpec
 
@@ -114,8 +115,10 @@ def test_other_df_methods(fev) -> None:  # type: ignore[no-untyped-def]
     # mmrm rule: between = n_subj - n_between - n_intercept; within = n_obs - n_subj - n_within
     assert bw.loc["RACEWhite", "df"] == 197 - 4 - 1
     assert bw.loc["AVISITVIS2", "df"] == 537 - 197 - 6
+    kr = mmrm(FORMULA, fev, df="kenward-roger", **KW)
+    assert kr.df_method == "kenward-roger" and np.all(np.isfinite(kr.to_frame().df))
     with pytest.raises(UnknownNameError, match="kenward-roger"):
-        mmrm(FORMULA, fev, df="kenward-roger", **KW)
+        make_df_method("no-such-method", kr._info)
 
 
 def test_lsmeans_weights(fev) -> None:  # type: ignore[no-untyped-def]

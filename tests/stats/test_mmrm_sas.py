@@ -22,10 +22,11 @@ sas_log_simple, sas_log_simple_reml, sas_{cs,csh,ar1,ar1h,adh,toeph}_{ml,reml},
 sas_group_{cs,csh,ar1,ar1h,adh,toeph}_{ml,reml}, sas_sp_exp_{ml,reml},
 sas_sp_exp2_{ml,reml}, sas_coef_ci_{ml,reml}_{un,ar1}, sas_weighted.
 
-Not yet covered (features not implemented): sas_sp_gau*_*.txt and
-sas_sp_gau_kr.txt (spatial Gaussian), sas_resid_*.txt (residuals; spatial power
-in sas_resid_spatial), sas_log_nonconvergence*.txt (SAS's own convergence
-trouble; our fits of that model are tested via sas_log*.txt).
+Covered elsewhere: sas_sp_gau*_*.txt and sas_sp_gau_kr.txt (spatial Gaussian,
+Kenward-Roger) in test_mmrm_spatial_gau.py; sas_resid_*.txt (residuals,
+predicted values and limits; spatial power in sas_resid_spatial) in
+test_mmrm_residuals.py and test_mmrm_predict.py; sas_log_nonconvergence*.txt
+(SAS's own convergence trouble) in test_mmrm_nonconvergence.py.
 
 Known difference: for Type 3 tests with more than one numerator df, the
 denominator df follows R mmrm (eigen-decomposition of ``L V L'``, combined as

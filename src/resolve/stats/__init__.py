@@ -1,5 +1,12 @@
 """Statistical engines of :mod:`resolve` (numpy/scipy only)."""
 
-from resolve.stats.mmrm import FitControl, LSMeansResult, MMRMResult, mmrm
+from resolve.stats.mmrm import (
+    BatchResult,
+    FitControl,
+    LSMeansResult,
+    MMRMResult,
+    mmrm,
+    mmrm_batch,
+)
 
-__all__ = ["FitControl", "LSMeansResult", "MMRMResult", "mmrm"]
+__all__ = ["BatchResult", "FitControl", "LSMeansResult", "MMRMResult", "mmrm", "mmrm_batch"]

@@ -54,19 +54,25 @@ def mmrm(
     cov : str
         ``"us"`` (unstructured), ``"cs"``, ``"csh"``, ``"ar1"``, ``"ar1h"``, ``"toep"``,
         ``"toeph"``, ``"ad"``, ``"adh"`` (SAS ANTE(1)), ``"sp_exp"`` (spatial
-        exponential on ``coordinates``) or ``"ri"`` (random intercept, lme4 ``(1 | subject)``).
+        exponential on ``coordinates``), ``"sp_pow"`` (the same model reported as
+        SAS ``SP(POW)``), ``"sp_gau"`` (spatial Gaussian, SAS
+        ``SP(GAU)``) or ``"ri"`` (random intercept, lme4 ``(1 | subject)``).
     group : str, optional
         Column with a separate covariance matrix per level (SAS ``GROUP=``);
         must be constant within subject.
     method : {"reml", "ml"}
     df : str
-        ``"satterthwaite"`` (default), ``"residual"`` or ``"between-within"``;
-        ``"kenward-roger"``, ``"kenward-roger-linear"`` and ``"empirical"`` are
-        reserved names for methods registered by separate modules.
+        ``"satterthwaite"`` (default), ``"residual"``, ``"between-within"``,
+        ``"kenward-roger"`` (SAS ``DDFM=KR``: adjusted covariance of the fixed
+        effects and KR df/F scaling), ``"kenward-roger-linear"`` (SAS
+        ``DDFM=KR(LINEAR)``) or ``"empirical"`` (SAS ``EMPIRICAL`` sandwich
+        covariance with SAS's between-within df); see
+        :mod:`resolve.stats.mmrm.kenward_roger` and :mod:`resolve.stats.mmrm.empirical`.
     weights : str, optional
         Column of positive weights; ``S_i = W^-1/2 Sigma W^-1/2`` (SAS ``WEIGHT``).
     coordinates : str or list of str, optional
-        Numeric coordinate column(s) for ``sp_exp`` (Euclidean distance).
+        Numeric coordinate column(s) for ``sp_exp``, ``sp_pow`` and ``sp_gau`` (Euclidean
+        distance).
     conf_level : float in (0, 1)
     control : FitControl, optional
         Optimiser settings.
@@ -118,8 +124,10 @@ def mmrm(
         coordinates=coords,
         conf_level=level,
     )
-    if cov != "sp_exp" and coords:
-        raise DataValidationError("coordinates are only used with cov='sp_exp'")
+    if cov not in ("sp_exp", "sp_pow", "sp_gau") and coords:
+        raise DataValidationError(
+            "coordinates are only used with cov='sp_exp', 'sp_pow' or 'sp_gau'"
+        )
     with limit_blas_threads(1):
         model_data = build_design(spec, data)
         theta, evaluation, report, _ = fit_model(model_data, method == "reml", control)

@@ -9,6 +9,8 @@ grouped by visit pattern.
 
 from __future__ import annotations
 
+import functools
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -104,10 +106,16 @@ def _as_categorical(s: pd.Series, levels: tuple[str, ...]) -> pd.Series:
 
 
 def _parse_formula(formula: str) -> tuple[str, list[str]]:
-    from formulaic import Formula
-
     if not isinstance(formula, str) or "~" not in formula:
         raise DataValidationError(f"formula must be a string 'outcome ~ terms'; got {formula!r}")
+    lhs, rhs = _parse_formula_cached(formula)
+    return lhs, list(rhs)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_formula_cached(formula: str) -> tuple[str, tuple[str, ...]]:
+    from formulaic import Formula
+
     try:
         parsed = Formula(formula)
         lhs = sorted(parsed.lhs.required_variables)
@@ -120,7 +128,158 @@ def _parse_formula(formula: str) -> tuple[str, list[str]]:
         raise DataValidationError(
             f"formula {formula!r} must have exactly one outcome variable; got {lhs}"
         )
-    return lhs[0], rhs
+    return lhs[0], tuple(rhs)
+
+
+def _fast_codable(s: pd.Series) -> bool:
+    dt = s.dtype
+    return bool(
+        pd.api.types.is_object_dtype(dt)
+        or isinstance(dt, pd.StringDtype)
+        or pd.api.types.is_bool_dtype(dt)
+        or pd.api.types.is_integer_dtype(dt)
+    )
+
+
+def _factor_codes(
+    s: pd.Series, levels: tuple[str, ...] | None = None
+) -> tuple[IntArray, tuple[str, ...]]:
+    """Codes of ``s`` into ``levels`` (R ``factor()`` order if None); -1 if missing/unknown.
+
+    Equivalent to ``pd.Categorical(s.astype(str), categories=levels).codes`` but
+    hashes each distinct value once instead of converting every row to a string.
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = tuple(str(c) for c in s.cat.categories)
+        raw = s.cat.codes.to_numpy()
+        if levels is None:
+            levels = cats
+        if cats == levels:
+            return raw.astype(np.intp), levels
+        pos = {lv: i for i, lv in enumerate(levels)}
+        mapping = np.array([pos.get(c, -1) for c in cats] + [-1], dtype=np.intp)
+        return mapping[raw], levels
+    if not _fast_codable(s):
+        lv = _levels(s) if levels is None else levels
+        codes = pd.Categorical(s.astype(str).where(s.notna()), categories=list(lv)).codes
+        return codes.astype(np.intp), lv
+    codes_u, uniques = pd.factorize(s, use_na_sentinel=True)
+    ustr = [str(u) for u in uniques]
+    if levels is None:
+        levels = tuple(sorted(set(ustr)))
+    pos = {lv: i for i, lv in enumerate(levels)}
+    mapping = np.array([pos.get(u, -1) for u in ustr] + [-1], dtype=np.intp)
+    return mapping[np.asarray(codes_u, dtype=np.intp)], levels
+
+
+def _as_factor(codes: IntArray, levels: tuple[str, ...], index: pd.Index) -> pd.Series:
+    return pd.Series(
+        pd.Categorical.from_codes(codes, categories=pd.Index(list(levels)), validate=False),
+        index=index,
+    )
+
+
+@dataclass(frozen=True)
+class _MatrixRecipe:
+    """A formulaic model matrix structure, reusable for data with the same levels.
+
+    ``columns[j]`` lists the factors multiplied into column ``j``: ``(var, level)``
+    for a level indicator or ``(var, -1)`` for a numeric variable; ``None`` when
+    the structure is not a product of plain data columns (formulaic is then used
+    every time).
+    """
+
+    model_spec: Any
+    raw_names: tuple[str, ...]
+    term_columns: dict[str, IntArray]
+    term_factors: dict[str, tuple[str, ...]]
+    columns: tuple[tuple[tuple[str, int], ...], ...] | None
+
+
+_RECIPES: OrderedDict[tuple[Any, ...], _MatrixRecipe] = OrderedDict()
+_MAX_RECIPES = 64
+
+
+def _materialize(
+    columns: tuple[tuple[tuple[str, int], ...], ...],
+    codes: dict[str, IntArray],
+    numeric: dict[str, Array],
+    n: int,
+) -> Array:
+    x = np.ones((n, len(columns)))
+    for j, parts in enumerate(columns):
+        for var, lev in parts:
+            if lev < 0:
+                x[:, j] *= numeric[var]
+            else:
+                x[:, j] *= codes[var] == lev
+    return x
+
+
+def _recipe_columns(
+    names: tuple[str, ...], levels: dict[str, tuple[str, ...]], numeric: list[str]
+) -> tuple[tuple[tuple[str, int], ...], ...] | None:
+    atoms: dict[str, tuple[str, int]] = {}
+    for var in numeric:
+        atoms[var] = (var, -1)
+    for var, lv in levels.items():
+        for i, level in enumerate(lv):
+            for key in (f"{var}[T.{level}]", f"{var}[{level}]"):
+                if key in atoms:
+                    return None
+                atoms[key] = (var, i)
+    if any(":" in a for a in atoms):
+        return None
+    out: list[tuple[tuple[str, int], ...]] = []
+    for name in names:
+        if name == "Intercept":
+            out.append(())
+            continue
+        parts = name.split(":")
+        if not all(p in atoms for p in parts):
+            return None
+        out.append(tuple(atoms[p] for p in parts))
+    return tuple(out)
+
+
+def _model_matrix(
+    rhs: str,
+    frame: pd.DataFrame,
+    codes: dict[str, IntArray],
+    levels: dict[str, tuple[str, ...]],
+    numeric: list[str],
+) -> tuple[Array, _MatrixRecipe]:
+    """The fixed-effects design; formulaic's structure is cached per (formula, levels)."""
+    key = (rhs, tuple(sorted(levels.items())), tuple(sorted(numeric)))
+    recipe = _RECIPES.get(key)
+    if recipe is not None and recipe.columns is not None:
+        _RECIPES.move_to_end(key)
+        num = {v: frame[v].to_numpy(dtype=np.float64) for v in numeric}
+        return _materialize(recipe.columns, codes, num, len(frame)), recipe
+    from formulaic import model_matrix
+
+    mm = model_matrix(rhs, frame, na_action="ignore")
+    x_full = np.asarray(mm, dtype=np.float64)
+    model_spec = mm.model_spec
+    term_columns: dict[str, IntArray] = {}
+    term_factors: dict[str, tuple[str, ...]] = {}
+    for term, sl in model_spec.term_slices.items():
+        name = str(term)
+        name = "(Intercept)" if name == "1" else name
+        term_columns[name] = np.arange(sl.start, sl.stop, dtype=np.intp)
+        term_factors[name] = tuple(str(f) for f in term.factors if str(f) != "1")
+    raw_names = tuple(str(c) for c in mm.columns)
+    columns = _recipe_columns(raw_names, levels, numeric)
+    if columns is not None:
+        num = {v: frame[v].to_numpy(dtype=np.float64) for v in numeric}
+        mine = _materialize(columns, codes, num, len(frame))
+        if mine.shape != x_full.shape or not np.array_equal(mine, x_full):
+            columns = None
+    recipe = _MatrixRecipe(model_spec, raw_names, term_columns, term_factors, columns)
+    _RECIPES[key] = recipe
+    while len(_RECIPES) > _MAX_RECIPES:
+        _RECIPES.popitem(last=False)
+    return x_full, recipe
 
 
 def _aliased(x: Array, tol: float = 1e-7) -> NDArray[np.bool_]:
@@ -128,6 +287,17 @@ def _aliased(x: Array, tol: float = 1e-7) -> NDArray[np.bool_]:
     if x.shape[1] == 0:
         return np.zeros(0, dtype=bool)
     norms = np.linalg.norm(x, axis=0)
+    if np.all(norms > 0) and x.shape[0] > 4 * x.shape[1]:
+        # Shortcut: diag(chol(D^-1 X'X D^-1))**2 = (|R_jj| / |x_j|)**2 exactly; when all
+        # exceed 1e-6 no column is anywhere near the 1e-7 aliasing threshold.
+        gram = x.T @ x
+        gram /= np.outer(norms, norms)
+        try:
+            d = np.diagonal(np.linalg.cholesky(gram))
+        except np.linalg.LinAlgError:
+            d = np.zeros(1)
+        if np.all(d * d > 1e-6):
+            return np.zeros(x.shape[1], dtype=bool)
     r = np.linalg.qr(x, mode="r")
     diag = np.abs(np.diag(r))
     out = np.zeros(x.shape[1], dtype=bool)
@@ -139,13 +309,11 @@ def _aliased(x: Array, tol: float = 1e-7) -> NDArray[np.bool_]:
 
 def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     """Validate ``data`` against ``spec`` and build a :class:`ModelData`."""
-    from formulaic import model_matrix
-
     outcome, rhs_vars = _parse_formula(spec.formula)
     extra = [c for c in (spec.group, spec.weights) if c is not None] + list(spec.coordinates)
     require_columns(data, [outcome, *rhs_vars, spec.subject, spec.visit, *extra])
-    if spec.cov == "sp_exp" and not spec.coordinates:
-        raise DataValidationError("cov='sp_exp' needs coordinates=<numeric column name(s)>")
+    if spec.cov in ("sp_exp", "sp_pow", "sp_gau") and not spec.coordinates:
+        raise DataValidationError(f"cov={spec.cov!r} needs coordinates=<numeric column name(s)>")
     for c in spec.coordinates:
         if not pd.api.types.is_numeric_dtype(data[c]):
             raise DataValidationError(f"coordinate column {c!r} must be numeric")
@@ -164,19 +332,19 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
             )
     require_unique(data, [spec.subject, spec.visit])
 
-    visits = _levels(data[spec.visit])
-    frame = data.copy()
+    visit_all, visits = _factor_codes(data[spec.visit])
     used = [outcome, *rhs_vars, *extra]
-    keep = frame[used].notna().all(axis=1)
+    keep = data[used].notna().all(axis=1).to_numpy()
     if spec.weights is not None:
-        w = pd.to_numeric(frame[spec.weights], errors="coerce")
-        if ((w <= 0) & keep).any() or not pd.api.types.is_numeric_dtype(frame[spec.weights]):
+        w = pd.to_numeric(data[spec.weights], errors="coerce")
+        if ((w <= 0) & keep).any() or not pd.api.types.is_numeric_dtype(data[spec.weights]):
             raise DataValidationError(f"weights column {spec.weights!r} must be positive numbers")
-    frame = frame.loc[keep]
+    frame = data.loc[keep] if not keep.all() else data
     if frame.empty:
         raise DataValidationError(f"no rows with a non-missing outcome {outcome!r} and covariates")
-    present = {str(v) for v in frame[spec.visit].astype(str).unique()}
-    empty_visits = [v for v in visits if v not in present]
+    visit_code = visit_all[keep]
+    counts = np.bincount(visit_code, minlength=len(visits))
+    empty_visits = [v for v, c in zip(visits, counts, strict=True) if c == 0]
     if empty_visits:
         raise DataValidationError(
             f"visit column {spec.visit!r} has level(s) with no non-missing outcome: "
@@ -184,34 +352,35 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
         )
 
     levels: dict[str, tuple[str, ...]] = {spec.visit: visits}
+    codes: dict[str, IntArray] = {}
+    numeric: list[str] = []
     for v in rhs_vars:
         if _is_categorical(frame[v]):
-            levels[v] = _levels(frame[v]) if v != spec.visit else visits
-            frame[v] = _as_categorical(frame[v], levels[v])
-    subj_str = frame[spec.subject].astype(str)
-    subjects = tuple(sorted(subj_str.unique()))
-    subj_code = pd.Categorical(subj_str, categories=list(subjects)).codes.astype(np.intp)
-    visit_code = pd.Categorical(
-        frame[spec.visit].astype(str), categories=list(visits)
-    ).codes.astype(np.intp)
+            if v == spec.visit:
+                codes[v] = visit_code
+            else:
+                codes[v], levels[v] = _factor_codes(frame[v])
+        else:
+            numeric.append(v)
+    subj_code, subjects = _factor_codes(frame[spec.subject])
     order = np.lexsort((visit_code, subj_code))
-    frame = frame.iloc[order]
     subj_code = subj_code[order]
     visit_code = visit_code[order]
+    frame = frame.iloc[order]
+    codes = {v: c[order] for v, c in codes.items()}
+    if codes:
+        frame = frame.assign(**{v: _as_factor(c, levels[v], frame.index) for v, c in codes.items()})
 
     group_levels: tuple[str, ...] = ("all",)
     group_of_subject = np.zeros(len(subjects), dtype=np.intp)
     if spec.group is not None:
-        group_levels = _levels(frame[spec.group])
+        gcode, group_levels = _factor_codes(frame[spec.group])
         if len(group_levels) > MAX_GROUPS:
             raise DataValidationError(
                 f"group column {spec.group!r} has {len(group_levels)} levels; at most "
                 f"{MAX_GROUPS} separate covariance matrices are supported"
             )
         levels[spec.group] = group_levels
-        gcode = pd.Categorical(
-            frame[spec.group].astype(str), categories=list(group_levels)
-        ).codes.astype(np.intp)
         per_subject = pd.Series(gcode).groupby(subj_code).nunique()
         if (per_subject > 1).any():
             bad_subjects = [subjects[int(i)] for i in per_subject.index[per_subject > 1]]
@@ -223,21 +392,21 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     spec = replace(spec, levels=levels)
 
     try:
-        mm = model_matrix(spec.formula.split("~", 1)[1], frame, na_action="ignore")
+        x_full, recipe = _model_matrix(
+            spec.formula.split("~", 1)[1],
+            frame,
+            codes,
+            {v: levels[v] for v in codes},
+            numeric,
+        )
     except Exception as exc:
         raise DataValidationError(
             f"formula {spec.formula!r} cannot be evaluated: {' '.join(str(exc).split())}"
         ) from exc
-    model_spec = mm.model_spec
-    x_full = np.asarray(mm, dtype=np.float64)
-    coef_names = tuple(r_name(str(c)) for c in mm.columns)
-    term_columns: dict[str, IntArray] = {}
-    term_factors: dict[str, tuple[str, ...]] = {}
-    for term, sl in model_spec.term_slices.items():
-        name = str(term)
-        name = "(Intercept)" if name == "1" else name
-        term_columns[name] = np.arange(sl.start, sl.stop, dtype=np.intp)
-        term_factors[name] = tuple(str(f) for f in term.factors if str(f) != "1")
+    model_spec = recipe.model_spec
+    coef_names = tuple(r_name(c) for c in recipe.raw_names)
+    term_columns = recipe.term_columns
+    term_factors = recipe.term_factors
     kept = ~_aliased(x_full)
     x = x_full[:, kept]
     y = frame[outcome].to_numpy(dtype=np.float64)
@@ -275,7 +444,20 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     unit_group: list[int] = []
     geometry: list[Array] = []
     bounds = np.searchsorted(subj_code, np.arange(n_subj + 1))
-    for i in range(n_subj):
+    if coords is None:
+        # Vectorised: one row (slot indicators, group) per subject; patterns numbered
+        # in order of first appearance, as the loop below does for spatial data.
+        key_mat = np.zeros((n_subj, m + 1), dtype=np.int64)
+        key_mat[subj_code, slot] = 1
+        key_mat[:, m] = group_of_subject
+        uniq, first, inverse = np.unique(key_mat, axis=0, return_index=True, return_inverse=True)
+        rank = np.empty(first.size, dtype=np.intp)
+        rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+        pattern_of_subject = rank[np.asarray(inverse, dtype=np.intp).reshape(-1)]
+        for j in np.argsort(first, kind="stable"):
+            pattern_slots.append(np.flatnonzero(uniq[j, :m]).astype(np.intp))
+            keys[(int(uniq[j, m]), tuple(pattern_slots[-1].tolist()), ())] = len(keys)
+    for i in range(n_subj if coords is not None else 0):
         rows = slice(bounds[i], bounds[i + 1])
         s = tuple(int(v) for v in slot[rows])
         g = int(group_of_subject[i])
@@ -317,7 +499,7 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
         spec=spec,
         outcome=outcome,
         coef_names=coef_names,
-        raw_names=tuple(str(c) for c in mm.columns),
+        raw_names=recipe.raw_names,
         kept=kept,
         term_columns=term_columns,
         term_factors=term_factors,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,6 +57,11 @@ class FitInfo:
     x: Array
     subject_of_obs: NDArray[np.intp]
     has_intercept: NDArray[np.bool_]
+    # For methods that need the model itself (Kenward-Roger, empirical):
+    # the design (``ModelData``), the variance parameters and the criterion.
+    model: Any = None
+    theta: Array | None = None
+    reml: bool = True
 
 
 class DfMethod(Protocol):

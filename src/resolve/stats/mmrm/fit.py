@@ -30,7 +30,14 @@ from resolve.stats._blas import limit_blas_threads
 from resolve.stats.mmrm.design import ModelData
 from resolve.stats.mmrm.likelihood import Evaluation, Likelihood
 
-__all__ = ["Attempt", "ConvergenceReport", "FitControl", "fit_model", "start_values"]
+__all__ = [
+    "Attempt",
+    "ConvergenceReport",
+    "FitControl",
+    "fit_model",
+    "make_likelihood",
+    "start_values",
+]
 
 Array = NDArray[np.float64]
 DOCS = "docs/convergence.md"
@@ -183,9 +190,15 @@ def _decrement(ev: Evaluation) -> tuple[float, bool]:
     return float(z @ z), True
 
 
-def _polish(lik: Likelihood, theta: Array, steps: int = 8) -> tuple[Array, Evaluation]:
-    """Damped Newton steps from ``theta`` (reaches full precision after a near-solution)."""
-    ev = lik.evaluate(theta, 2)
+def _polish(
+    lik: Likelihood, theta: Array, steps: int = 8, ev: Evaluation | None = None
+) -> tuple[Array, Evaluation]:
+    """Damped Newton steps from ``theta`` (reaches full precision after a near-solution).
+
+    ``ev``, if given, must be ``lik.evaluate(theta, 2)`` (saves one evaluation).
+    """
+    if ev is None or ev.hessian is None:
+        ev = lik.evaluate(theta, 2)
     for _ in range(steps):
         dec, pd_ = _decrement(ev)
         if not pd_ or dec < 1e-14 or ev.gradient is None or ev.hessian is None:
@@ -204,11 +217,22 @@ def _polish(lik: Likelihood, theta: Array, steps: int = 8) -> tuple[Array, Evalu
     return theta, ev
 
 
-def _newton(lik: Likelihood, theta: Array, max_iter: int) -> tuple[Array, int, str]:
+def _newton(
+    lik: Likelihood, theta: Array, max_iter: int, ev: Evaluation | None = None
+) -> tuple[Array, int, str]:
     """Levenberg-Marquardt safeguarded Newton iterations with the exact Hessian."""
-    ev = lik.evaluate(theta, 2)
+    theta, _, nit, msg = _newton_ev(lik, theta, max_iter, ev)
+    return theta, nit, msg
+
+
+def _newton_ev(
+    lik: Likelihood, theta: Array, max_iter: int, ev: Evaluation | None = None
+) -> tuple[Array, Evaluation, int, str]:
+    """:func:`_newton` that also returns the (order 2) evaluation at the final ``theta``."""
+    if ev is None or ev.hessian is None:
+        ev = lik.evaluate(theta, 2)
     if ev.hessian is None or ev.gradient is None:
-        return theta, 0, "infeasible start"
+        return theta, ev, 0, "infeasible start"
     lam = 0.0
     eye = np.eye(theta.size)
     for it in range(1, max_iter + 1):
@@ -216,7 +240,7 @@ def _newton(lik: Likelihood, theta: Array, max_iter: int) -> tuple[Array, int, s
         assert g is not None and h is not None
         dec, pd_ = _decrement(ev)
         if pd_ and dec < 1e-14:
-            return theta, it - 1, "Newton decrement below 1e-14"
+            return theta, ev, it - 1, "Newton decrement below 1e-14"
         floor = 1e-6 * max(float(np.max(np.abs(np.diag(h)))), 1e-12)
         lam_try = lam if pd_ else max(lam, floor * 1e3)
         for _ in range(40):
@@ -237,8 +261,8 @@ def _newton(lik: Likelihood, theta: Array, max_iter: int) -> tuple[Array, int, s
                 break
             lam_try = max(10.0 * lam_try, floor)
         else:
-            return theta, it, "no descent step found"
-    return theta, max_iter, "iteration limit reached"
+            return theta, ev, it, "no descent step found"
+    return theta, ev, max_iter, "iteration limit reached"
 
 
 def _run(cache: _Cached, method: str, theta0: Array, max_iter: int) -> Any:
@@ -270,39 +294,63 @@ def _run(cache: _Cached, method: str, theta0: Array, max_iter: int) -> Any:
         )
 
 
+def make_likelihood(data: ModelData, reml: bool) -> Likelihood:
+    """The evaluator for ``data``: closed form for ``ri`` without weights, else generic."""
+    if data.cov_model.structure.name == "ri" and data.spec.weights is None:
+        from resolve.stats.mmrm.ri_fast import RandomInterceptLikelihood
+
+        return RandomInterceptLikelihood(data, reml)
+    return Likelihood(data, reml)
+
+
 def fit_model(
-    data: ModelData, reml: bool, control: FitControl | None = None
+    data: ModelData,
+    reml: bool,
+    control: FitControl | None = None,
+    *,
+    theta0: Array | None = None,
 ) -> tuple[Array, Evaluation, ConvergenceReport, Likelihood]:
-    """Minimise ``-2 log L``; return ``theta``, the final evaluation and the report."""
+    """Minimise ``-2 log L``; return ``theta``, the final evaluation and the report.
+
+    ``theta0`` (e.g. the estimate of a similar data set) is tried first, before
+    the usual moment-based starts; acceptance criteria are unchanged.
+    """
     with limit_blas_threads(1):
-        return _fit_model(data, reml, control)
+        return _fit_model(data, reml, control, theta0)
 
 
 def _fit_model(
-    data: ModelData, reml: bool, control: FitControl | None
+    data: ModelData, reml: bool, control: FitControl | None, theta0: Array | None = None
 ) -> tuple[Array, Evaluation, ConvergenceReport, Likelihood]:
     control = control or FitControl()
-    lik = Likelihood(data, reml)
+    lik = make_likelihood(data, reml)
     cache = _Cached(lik)
     attempts: list[Attempt] = []
     candidates: list[tuple[Array, Evaluation]] = []
     starts = [("empirical", start_values(data))]
+    if theta0 is not None and np.shape(theta0) == starts[0][1].shape:
+        starts.insert(0, ("given", np.asarray(theta0, dtype=np.float64).copy()))
     if data.cov_model.structure.name not in ("cs", "ri", "ar1", "sp_exp"):
         starts.append(("diagonal", start_values(data, diagonal=True)))
     for start_name, theta0 in starts:
-        if not np.isfinite(lik.evaluate(theta0).value):
+        first = control.optimizers[:1] == ("newton",)
+        ev0 = lik.evaluate(theta0, 2 if first else 0)
+        if not np.isfinite(ev0.value):
             attempts.append(
                 Attempt("-", start_name, np.inf, np.inf, False, 0, "start value infeasible")
             )
             continue
         for method in control.optimizers:
             try:
+                ev_x: Evaluation | None = None
                 if method == "newton":
-                    x, nit, msg = _newton(lik, theta0.copy(), control.max_iter)
+                    x, ev_x, nit, msg = _newton_ev(
+                        lik, theta0.copy(), control.max_iter, ev0 if first else None
+                    )
                 else:
                     res = _run(cache, method, theta0, control.max_iter)
                     x, msg, nit = res.x, str(res.message), int(getattr(res, "nit", 0))
-                theta, ev = _polish(lik, np.asarray(x, dtype=np.float64))
+                theta, ev = _polish(lik, np.asarray(x, dtype=np.float64), ev=ev_x)
             except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
                 attempts.append(
                     Attempt(method, start_name, np.inf, np.inf, False, 0, f"failed: {exc}")
@@ -320,5 +368,6 @@ def _fit_model(
         + str(report)
         + "\nnext steps: try a simpler covariance structure (e.g. 'ar1h' or 'cs' instead of 'us'), "
         "check for visits with very few observations, or rescale the outcome; "
-        f"see {DOCS}"
+        f"see {DOCS}",
+        report=report,
     )

@@ -44,6 +44,8 @@ _STRUCT_NAMES = {
     "ad": "ante-dependence",
     "adh": "heterogeneous ante-dependence",
     "sp_exp": "spatial exponential",
+    "sp_pow": "spatial power",
+    "sp_gau": "spatial Gaussian",
     "ri": "random intercept",
 }
 
@@ -220,6 +222,9 @@ class MMRMResult(Result):
             x=self.data.x,
             subject_of_obs=self.data.subject_of_obs,
             has_intercept=has_int,
+            model=self.data,
+            theta=self.theta,
+            reml=self.method == "reml",
         )
 
     @cached_property
@@ -334,6 +339,168 @@ class MMRMResult(Result):
             weights=weights,
             conf_level=self.conf_level,
         )
+
+    # -- residuals, prediction, simulation (issue 3) -----------------------------
+    def residuals(self, type: str = "response") -> pd.Series:
+        """Residuals of the observations used in the fit.
+
+        Parameters
+        ----------
+        type : {"response", "pearson", "normalized", "studentized"}
+            ``response``: ``y - X b`` (SAS ``OUTP=`` ``Resid``); ``pearson``: divided
+            by ``sqrt(var(y_ij))`` (SAS ``PearsonResid``); ``normalized``: the
+            subject's residual vector premultiplied by the inverse lower Cholesky
+            factor of its covariance, visits in level order (SAS ``VCIRY``
+            ``ScaledResid``); ``studentized``: divided by the standard deviation
+            of the residual, ``sqrt(var(y_ij) - x_ij' cov(b) x_ij)`` (SAS
+            ``StudentResid``).  The first three are R mmrm's ``residuals()`` types.
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by the row labels of the data passed to :func:`mmrm`, rows
+            used in the fit only, in subject-visit order; ``.reindex(data.index)``
+            aligns it with the input (NaN at rows not used).
+
+        Notes
+        -----
+        With ``weights`` the variance of ``y_ij`` is ``Sigma_jj / w_ij`` (SAS
+        ``WEIGHT``).  Formulas: :mod:`resolve.stats.mmrm.residuals`.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from resolve.stats import mmrm
+        >>> rng = np.random.default_rng(7)
+        >>> trial = pd.DataFrame({"id": np.repeat(np.arange(30), 3),
+        ...                       "visit": np.tile(["V1", "V2", "V3"], 30),
+        ...                       "arm": np.repeat(rng.integers(0, 2, 30), 3)})
+        >>> trial["y"] = trial["arm"] + rng.normal(size=90) + np.repeat(rng.normal(size=30), 3)
+        >>> fit = mmrm("y ~ arm * visit", trial, subject="id", visit="visit", cov="cs")
+        >>> r = fit.residuals("normalized")
+        >>> r.shape, bool(abs(r.mean()) < 0.5)
+        ((90,), True)
+        """
+        from resolve.stats.mmrm.residuals import residuals as _residuals
+
+        values = _residuals(self.data, self.theta, self._info.beta, self._info.vcov, type)
+        return pd.Series(values, index=self.data.frame.index, name=f"{type}_residual")
+
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        *,
+        conditional: bool = False,
+        interval: str | None = None,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Population or conditional predictions with standard errors and intervals.
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Rows to predict; default the rows used in the fit.  Needs the
+            covariates of the formula; with ``conditional=True`` or
+            ``interval="prediction"`` also the subject and visit columns (and
+            ``group``/coordinate columns if the model has them).  The outcome
+            column, if present, is what conditional predictions condition on;
+            the weights column, if present, scales the variances (else weights 1).
+        conditional : bool
+            False: ``X b`` (SAS ``OUTP=`` ``Pred``).  True: each missing outcome is
+            predicted from the subject's observed outcomes,
+            ``X_m b + S_mo S_oo^-1 (y_o - X_o b)``; observed rows are returned as
+            they are with zero standard error (R mmrm ``predict(conditional = TRUE)``).
+        interval : {None, "confidence", "prediction"}
+            Add ``df``, ``lower``, ``upper``.  ``"confidence"`` is for the mean;
+            ``"prediction"`` for a new outcome (adds the residual variance, or
+            the conditional variance ``S_mm - S_mo S_oo^-1 S_om``).
+        level : float in (0, 1)
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index of ``newdata``; columns ``fit``, ``std_error`` (for the mean,
+            ``sqrt(l' cov(b) l)``, or for a new outcome when
+            ``interval="prediction"``) and, with ``interval``, ``df``, ``lower``,
+            ``upper``.  Rows with a missing covariate are NaN.
+
+        Notes
+        -----
+        Intervals are ``fit +- t(df) * std_error`` with the fit's df method
+        applied to the row's contrast (SAS ``OUTP=`` limits); for
+        ``between-within`` SAS uses the residual df ``n - rank(X)`` for
+        predicted values and so do we.  R mmrm uses normal quantiles instead,
+        and adds the uncertainty of the variance parameters to prediction
+        intervals by Monte Carlo; here ``theta`` is treated as known.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from resolve.stats import mmrm
+        >>> rng = np.random.default_rng(7)
+        >>> trial = pd.DataFrame({"id": np.repeat(np.arange(30), 3),
+        ...                       "visit": np.tile(["V1", "V2", "V3"], 30),
+        ...                       "arm": np.repeat(rng.integers(0, 2, 30), 3)})
+        >>> trial["y"] = trial["arm"] + rng.normal(size=90) + np.repeat(rng.normal(size=30), 3)
+        >>> fit = mmrm("y ~ arm * visit", trial, subject="id", visit="visit", cov="cs")
+        >>> trial.loc[trial.index[::7], "y"] = np.nan  # predict these from the other visits
+        >>> pred = fit.predict(trial, conditional=True, interval="prediction")
+        >>> list(pred.columns)
+        ['fit', 'std_error', 'df', 'lower', 'upper']
+        """
+        from resolve.stats.mmrm.predict import predict as _predict
+
+        return _predict(self, newdata, conditional=conditional, interval=interval, level=level)
+
+    def simulate(
+        self,
+        nsim: int = 1,
+        *,
+        seed: int | np.random.Generator | None = None,
+        newdata: pd.DataFrame | None = None,
+        method: str = "marginal",
+    ) -> NDArray[np.float64]:
+        """Simulate outcomes from the fitted model (``b`` and ``theta`` at their estimates).
+
+        Parameters
+        ----------
+        nsim : int >= 1
+            Number of simulated outcome vectors.
+        seed : int, numpy.random.Generator or None
+            Passed to :func:`numpy.random.default_rng`.
+        newdata : pandas.DataFrame, optional
+            Rows to simulate (covariates, subject, visit and any group,
+            coordinate or weights column); default the rows used in the fit.
+        method : {"marginal", "conditional"}
+            ``"marginal"``: ``y_i ~ N(X_i b, V_i)`` for every subject.
+            ``"conditional"``: observed outcomes in ``newdata`` are kept and the
+            missing ones drawn given the subject's observed visits (an
+            imputation under MAR).  Note that R mmrm's ``simulate()`` uses these
+            words differently (conditional/marginal on the parameter estimates).
+
+        Returns
+        -------
+        numpy.ndarray of shape ``(len(newdata), nsim)``
+            Row ``k`` belongs to row ``k`` of ``newdata`` (or of the fitted rows,
+            in subject-visit order, when ``newdata`` is None); NaN where a
+            covariate is missing.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from resolve.stats import mmrm
+        >>> rng = np.random.default_rng(7)
+        >>> trial = pd.DataFrame({"id": np.repeat(np.arange(30), 3),
+        ...                       "visit": np.tile(["V1", "V2", "V3"], 30),
+        ...                       "arm": np.repeat(rng.integers(0, 2, 30), 3)})
+        >>> trial["y"] = trial["arm"] + rng.normal(size=90) + np.repeat(rng.normal(size=30), 3)
+        >>> fit = mmrm("y ~ arm * visit", trial, subject="id", visit="visit", cov="cs")
+        >>> fit.simulate(5, seed=1).shape
+        (90, 5)
+        """
+        from resolve.stats.mmrm.simulate import simulate as _simulate
+
+        return _simulate(self, nsim, seed=seed, newdata=newdata, method=method)
 
     # -- views -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -19,6 +19,8 @@ COVARIANCES: tuple[str, ...] = (
     "ad",
     "adh",
     "sp_exp",
+    "sp_pow",
+    "sp_gau",
     "ri",
 )
 METHODS: tuple[str, ...] = ("reml", "ml")
@@ -53,7 +55,7 @@ class MMRMSpec:
     weights : str or None
         Column of positive observation weights (SAS ``WEIGHT``).
     coordinates : tuple of str
-        Numeric coordinate columns for ``sp_exp``.
+        Numeric coordinate columns for ``sp_exp``, ``sp_pow`` and ``sp_gau``.
     conf_level : float
         Confidence level for intervals.
     levels : dict
