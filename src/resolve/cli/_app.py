@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "resolve.cli.instruments",
     "resolve.cli.demo",
     "resolve.cli.mmrm",
+    "resolve.cli.simulate",
 )
 
 

@@ -20,6 +20,7 @@ __all__ = ["available", "load", "path"]
 
 _FILES = {
     "example_responses": "example_responses.csv",
+    "resolve": "resolve.csv",
 }
 
 
