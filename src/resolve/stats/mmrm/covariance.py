@@ -19,6 +19,7 @@ spatial correlation.  ``ri`` (random intercept) uses ``(log sigma, lambda)`` wit
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -85,6 +86,15 @@ class Structure(ABC):
         return 0.5 * (out + out.transpose(0, 2, 1, 3, 4))
 
 
+@functools.lru_cache(maxsize=64)
+def _tril(m: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Strictly-lower-triangle indices of an ``m x m`` matrix (cached, read-only)."""
+    rows, cols = np.tril_indices(m, -1)
+    rows.setflags(write=False)
+    cols.setflags(write=False)
+    return rows, cols
+
+
 class Unstructured(Structure):
     """``us``: Sigma = D L L' D with L unit lower triangular (SAS TYPE=UN)."""
 
@@ -98,7 +108,7 @@ class Unstructured(Structure):
         self, theta: Array, m: int
     ) -> tuple[Array, Array, NDArray[np.intp], NDArray[np.intp]]:
         sd = np.exp(theta[:m])
-        rows, cols = np.tril_indices(m, -1)
+        rows, cols = _tril(m)
         # mmrm stores the strictly lower entries row by row: (1,0), (2,0), (2,1), ...
         lu = np.eye(m)
         lu[rows, cols] = theta[m:]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,7 +43,9 @@ class ModelData:
     term_columns: dict[str, IntArray]
     term_factors: dict[str, tuple[str, ...]]
     model_spec: Any
-    frame: pd.DataFrame
+    snapshot: pd.DataFrame
+    rows: IntArray
+    factor_codes: dict[str, IntArray]
     x: Array
     y: Array
     subject_of_obs: IntArray
@@ -59,6 +62,15 @@ class ModelData:
     cov_model: CovarianceModel
     log_weight_sum: float
     n_subjects_input: int
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """The analysed rows in model order (subject, visit), factors as Categoricals.
+
+        Built on first use from a copy of the model's columns taken at fit time,
+        so later changes to the caller's data frame never reach the fit.
+        """
+        return _factor_frame(self.snapshot, self.rows, self.factor_codes, self.spec.levels)
 
     @property
     def n_obs(self) -> int:
@@ -172,6 +184,24 @@ def _factor_codes(
     return mapping[np.asarray(codes_u, dtype=np.intp)], levels
 
 
+def _factor_frame(
+    snapshot: pd.DataFrame,
+    rows: IntArray,
+    codes: dict[str, IntArray],
+    levels: Mapping[str, tuple[str, ...]],
+) -> pd.DataFrame:
+    """Rows ``rows`` of ``snapshot`` with the coded factors as pandas Categoricals."""
+    frame = snapshot.iloc[rows]
+    if not codes:
+        return frame
+    return frame.assign(**{v: _as_factor(c, levels[v], frame.index) for v, c in codes.items()})
+
+
+def _rows_of(s: pd.Series, keep: NDArray[np.bool_]) -> pd.Series:
+    """``s`` restricted to the kept rows (no copy when every row is kept)."""
+    return s if keep.all() else s[keep]
+
+
 def _as_factor(codes: IntArray, levels: tuple[str, ...], index: pd.Index) -> pd.Series:
     return pd.Series(
         pd.Categorical.from_codes(codes, categories=pd.Index(list(levels)), validate=False),
@@ -244,21 +274,26 @@ def _recipe_columns(
 
 def _model_matrix(
     rhs: str,
-    frame: pd.DataFrame,
+    make_frame: Callable[[], pd.DataFrame],
+    num: dict[str, Array],
+    n: int,
     codes: dict[str, IntArray],
     levels: dict[str, tuple[str, ...]],
-    numeric: list[str],
 ) -> tuple[Array, _MatrixRecipe]:
-    """The fixed-effects design; formulaic's structure is cached per (formula, levels)."""
+    """The fixed-effects design; formulaic's structure is cached per (formula, levels).
+
+    ``make_frame`` builds the data frame formulaic needs; it is only called when
+    the structure is not cached yet (or is not a product of plain columns).
+    """
+    numeric = list(num)
     key = (rhs, tuple(sorted(levels.items())), tuple(sorted(numeric)))
     recipe = _RECIPES.get(key)
     if recipe is not None and recipe.columns is not None:
         _RECIPES.move_to_end(key)
-        num = {v: frame[v].to_numpy(dtype=np.float64) for v in numeric}
-        return _materialize(recipe.columns, codes, num, len(frame)), recipe
+        return _materialize(recipe.columns, codes, num, n), recipe
     from formulaic import model_matrix
 
-    mm = model_matrix(rhs, frame, na_action="ignore")
+    mm = model_matrix(rhs, make_frame(), na_action="ignore")
     x_full = np.asarray(mm, dtype=np.float64)
     model_spec = mm.model_spec
     term_columns: dict[str, IntArray] = {}
@@ -271,8 +306,7 @@ def _model_matrix(
     raw_names = tuple(str(c) for c in mm.columns)
     columns = _recipe_columns(raw_names, levels, numeric)
     if columns is not None:
-        num = {v: frame[v].to_numpy(dtype=np.float64) for v in numeric}
-        mine = _materialize(columns, codes, num, len(frame))
+        mine = _materialize(columns, codes, num, n)
         if mine.shape != x_full.shape or not np.array_equal(mine, x_full):
             columns = None
     recipe = _MatrixRecipe(model_spec, raw_names, term_columns, term_factors, columns)
@@ -330,17 +364,21 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
             raise DataValidationError(
                 f"column {key!r} has {int(data[key].isna().sum())} missing values"
             )
-    require_unique(data, [spec.subject, spec.visit])
-
     visit_all, visits = _factor_codes(data[spec.visit])
+    subj_all, subjects_all = _factor_codes(data[spec.subject])
+    pair = subj_all.astype(np.int64) * len(visits) + visit_all
+    if np.unique(pair).size < pair.size:
+        require_unique(data, [spec.subject, spec.visit])  # raises, naming a duplicate
     used = [outcome, *rhs_vars, *extra]
-    keep = data[used].notna().all(axis=1).to_numpy()
+    # A copy of the model's columns: later changes to ``data`` never reach the fit.
+    snapshot = data[list(dict.fromkeys([spec.subject, spec.visit, *used]))]
+    keep = snapshot[used].notna().all(axis=1).to_numpy()
     if spec.weights is not None:
         w = pd.to_numeric(data[spec.weights], errors="coerce")
         if ((w <= 0) & keep).any() or not pd.api.types.is_numeric_dtype(data[spec.weights]):
             raise DataValidationError(f"weights column {spec.weights!r} must be positive numbers")
-    frame = data.loc[keep] if not keep.all() else data
-    if frame.empty:
+    kept_rows = np.flatnonzero(keep)
+    if kept_rows.size == 0:
         raise DataValidationError(f"no rows with a non-missing outcome {outcome!r} and covariates")
     visit_code = visit_all[keep]
     counts = np.bincount(visit_code, minlength=len(visits))
@@ -355,26 +393,32 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     codes: dict[str, IntArray] = {}
     numeric: list[str] = []
     for v in rhs_vars:
-        if _is_categorical(frame[v]):
+        if _is_categorical(snapshot[v]):
             if v == spec.visit:
                 codes[v] = visit_code
             else:
-                codes[v], levels[v] = _factor_codes(frame[v])
+                codes[v], levels[v] = _factor_codes(_rows_of(snapshot[v], keep))
         else:
             numeric.append(v)
-    subj_code, subjects = _factor_codes(frame[spec.subject])
+    present, subj_code = np.unique(subj_all[keep], return_inverse=True)
+    subj_code = np.asarray(subj_code, dtype=np.intp).reshape(-1)
+    subjects = tuple(subjects_all[int(i)] for i in present)
     order = np.lexsort((visit_code, subj_code))
     subj_code = subj_code[order]
     visit_code = visit_code[order]
-    frame = frame.iloc[order]
+    rows = kept_rows[order]
     codes = {v: c[order] for v, c in codes.items()}
-    if codes:
-        frame = frame.assign(**{v: _as_factor(c, levels[v], frame.index) for v, c in codes.items()})
+
+    def column(name: str) -> Array:
+        return snapshot[name].to_numpy(dtype=np.float64)[rows]
+
+    def formula_frame() -> pd.DataFrame:
+        return _factor_frame(snapshot, rows, codes, levels)
 
     group_levels: tuple[str, ...] = ("all",)
     group_of_subject = np.zeros(len(subjects), dtype=np.intp)
     if spec.group is not None:
-        gcode, group_levels = _factor_codes(frame[spec.group])
+        gcode, group_levels = _factor_codes(snapshot[spec.group].iloc[rows])
         if len(group_levels) > MAX_GROUPS:
             raise DataValidationError(
                 f"group column {spec.group!r} has {len(group_levels)} levels; at most "
@@ -394,10 +438,11 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     try:
         x_full, recipe = _model_matrix(
             spec.formula.split("~", 1)[1],
-            frame,
+            formula_frame,
+            {v: column(v) for v in numeric},
+            len(rows),
             codes,
             {v: levels[v] for v in codes},
-            numeric,
         )
     except Exception as exc:
         raise DataValidationError(
@@ -409,7 +454,7 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     term_factors = recipe.term_factors
     kept = ~_aliased(x_full)
     x = x_full[:, kept]
-    y = frame[outcome].to_numpy(dtype=np.float64)
+    y = column(outcome)
 
     # Slots: visit index, or the position within subject for spatial structures.
     structure = get_structure(spec.cov)
@@ -426,7 +471,7 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     weight_arr = None
     log_weight_sum = 0.0
     if spec.weights is not None:
-        weight_arr = frame[spec.weights].to_numpy(dtype=np.float64)
+        weight_arr = column(spec.weights)
         log_weight_sum = float(np.log(weight_arr).sum())
     scale = np.sqrt(weight_arr) if weight_arr is not None else np.ones_like(y)
     xf = np.zeros((n_subj, m, x.shape[1]))
@@ -435,7 +480,7 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     yf[subj_code, slot] = y * scale
 
     # Patterns: identical (group, slots[, coordinates]) share one covariance block.
-    coords = frame[list(spec.coordinates)].to_numpy(dtype=np.float64) if structure.spatial else None
+    coords = np.column_stack([column(c) for c in spec.coordinates]) if structure.spatial else None
     keys: dict[tuple[Any, ...], int] = {}
     pattern_of_subject = np.empty(n_subj, dtype=np.intp)
     pattern_slots: list[IntArray] = []
@@ -458,12 +503,12 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
             pattern_slots.append(np.flatnonzero(uniq[j, :m]).astype(np.intp))
             keys[(int(uniq[j, m]), tuple(pattern_slots[-1].tolist()), ())] = len(keys)
     for i in range(n_subj if coords is not None else 0):
-        rows = slice(bounds[i], bounds[i + 1])
-        s = tuple(int(v) for v in slot[rows])
+        span = slice(bounds[i], bounds[i + 1])
+        s = tuple(int(v) for v in slot[span])
         g = int(group_of_subject[i])
         ckey: tuple[Any, ...] = ()
         if coords is not None:
-            ckey = tuple(np.round(coords[rows], 12).ravel().tolist())
+            ckey = tuple(np.round(coords[span], 12).ravel().tolist())
         pkey = (g, s, ckey)
         if pkey not in keys:
             keys[pkey] = len(pattern_slots)
@@ -473,7 +518,7 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
                 unit_keys[ukey] = len(unit_group)
                 unit_group.append(g)
                 if coords is not None:
-                    crd = coords[rows]
+                    crd = coords[span]
                     dist = np.zeros((m, m))
                     k = crd.shape[0]
                     dist[:k, :k] = np.sqrt(((crd[:, None, :] - crd[None, :, :]) ** 2).sum(-1))
@@ -504,7 +549,9 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
         term_columns=term_columns,
         term_factors=term_factors,
         model_spec=model_spec,
-        frame=frame,
+        snapshot=snapshot,
+        rows=rows,
+        factor_codes=codes,
         x=x,
         y=y,
         subject_of_obs=subj_code,
@@ -520,5 +567,5 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
         unit_of_pattern=np.asarray(unit_of_pattern, dtype=np.intp),
         cov_model=cov_model,
         log_weight_sum=log_weight_sum,
-        n_subjects_input=int(data[spec.subject].nunique()),
+        n_subjects_input=len(subjects_all),
     )

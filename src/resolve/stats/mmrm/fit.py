@@ -18,6 +18,7 @@ attempt and suggests what to try next.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -327,12 +328,15 @@ def _fit_model(
     cache = _Cached(lik)
     attempts: list[Attempt] = []
     candidates: list[tuple[Array, Evaluation]] = []
-    starts = [("empirical", start_values(data))]
-    if theta0 is not None and np.shape(theta0) == starts[0][1].shape:
-        starts.insert(0, ("given", np.asarray(theta0, dtype=np.float64).copy()))
+    # Start values are computed only when reached (a warm start usually suffices).
+    starts: list[tuple[str, Callable[[], Array]]] = [("empirical", lambda: start_values(data))]
+    if theta0 is not None and np.shape(theta0) == (data.cov_model.n_params,):
+        given = np.asarray(theta0, dtype=np.float64).copy()
+        starts.insert(0, ("given", lambda: given))
     if data.cov_model.structure.name not in ("cs", "ri", "ar1", "sp_exp"):
-        starts.append(("diagonal", start_values(data, diagonal=True)))
-    for start_name, theta0 in starts:
+        starts.append(("diagonal", lambda: start_values(data, diagonal=True)))
+    for start_name, make_start in starts:
+        theta0 = make_start()
         first = control.optimizers[:1] == ("newton",)
         ev0 = lik.evaluate(theta0, 2 if first else 0)
         if not np.isfinite(ev0.value):
