@@ -83,6 +83,21 @@ def test_shuffled_order_and_list_input(sims: pd.DataFrame) -> None:
     assert set(a.term) == set(terms)
 
 
+def test_parallel_workers_match_serial(sims: pd.DataFrame) -> None:
+    terms = ["armTRT", "armTRT:visitV4"]
+    serial = mmrm_batch(FORMULA, sims, replicate="rep", terms=terms, **KW)
+    parallel = mmrm_batch(FORMULA, sims, replicate="rep", terms=terms, n_jobs=2, **KW)
+    a, b = serial.to_frame(), parallel.to_frame()
+    assert list(a.replicate) == list(b.replicate) and list(a.term) == list(b.term)
+    for col in ("std_error", "df"):
+        np.testing.assert_allclose(a[col], b[col], rtol=1e-8)
+    scale = np.maximum(np.abs(a.estimate), a.std_error)
+    assert np.all(np.abs(a.estimate - b.estimate) <= 1e-8 * scale)
+    np.testing.assert_allclose(serial.fits.loglik, parallel.fits.loglik, rtol=1e-10)
+    with pytest.raises(ValueError, match="n_jobs"):
+        mmrm_batch(FORMULA, sims, replicate="rep", n_jobs=0, **KW)
+
+
 def test_non_converging_replicate_is_flagged(sims: pd.DataFrame) -> None:
     bad = sims[sims.rep == "r1"].copy()
     bad["rep"] = "bad"
