@@ -1,4 +1,4 @@
-"""``resolve instruments``, ``resolve score``, ``resolve fhir`` and ``resolve demo``."""
+"""``resolve instruments``, ``resolve score``, ``resolve fhir`` and ``resolve demo-scoring``."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def test_fhir_questionnaire_and_score(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_demo_scores_bundled_responses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_file = tmp_path / "scores.csv"
-    code, out, err = invoke(["demo", "--out", str(out_file)], capsys)
+    code, out, err = invoke(["demo-scoring", "--out", str(out_file)], capsys)
     assert code == 0, err
     assert "R001" in out and "kinesiophobia" in out
     scores = pd.read_csv(out_file)

@@ -23,16 +23,13 @@ _COMMAND_MODULES = (
     "resolve.cli.demo",
     "resolve.cli.mmrm",
     "resolve.cli.simulate",
+    "resolve.cli.analyze",
 )
 
 
 def _register() -> None:
     for name in _COMMAND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a command module not written yet
-            if exc.name != name:
-                raise
+        importlib.import_module(name)
 
 
 def _one_line(message: str) -> str:

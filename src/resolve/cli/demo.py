@@ -1,36 +1,224 @@
-"""``resolve demo``: the main job.
+"""``resolve demo``: analyse the example trial end to end and write the HTML report.
 
-Until the trial analysis lands, the demo scores the bundled example responses
-on every registered instrument and shows the totals and cut-off categories.
+``resolve demo`` loads the bundled RESOLVE-like trial (or simulates one with
+``--seed``), runs the default analysis plan, prints the primary and the
+effect-modifier tables, and writes ``report.html`` with every table as CSV and
+JSON into ``--out``. ``resolve demo-scoring`` keeps the earlier demonstration:
+scoring the bundled example questionnaire responses on every instrument.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
 from resolve.cli._app import app
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from resolve.analysis.result import ModifierAnalysis, TrialAnalysis
+
+__all__ = ["demo", "demo_scoring"]
+
+_STEPS = 7  # loading data, 5 analysis steps, writing the report (grows if needed)
+
+
+def _p(value: Any) -> str:
+    from resolve.report.tables import fmt_p
+
+    return fmt_p(value)
+
+
+def _primary_table(analysis: TrialAnalysis) -> Any:
+    from rich.table import Table
+
+    from resolve.report.tables import fmt_ci, fmt_num
+
+    plan = analysis.plan
+    t = plan.trial
+    pct = round(100 * plan.analysis.conf_level)
+    treat = ", ".join(a for a in t.arms if a != t.reference_arm)
+    table = Table(
+        title=f"Primary analysis ({plan.analysis.primary}): {treat} minus {t.reference_arm}",
+        title_justify="left",
+        header_style="bold",
+        show_edge=False,
+    )
+    table.add_column("Outcome")
+    table.add_column("Visit")
+    for name in (f"Difference ({pct}% CI)", "SE", "df", "P"):
+        table.add_column(name, justify="right")
+    labels = {o.name: o.label for o in plan.outcomes}
+    for _, r in analysis.primary.iterrows():
+        primary_row = r["visit"] == t.primary_visit
+        table.add_row(
+            labels.get(str(r["outcome"]), str(r["outcome"])),
+            str(r["visit"]),
+            fmt_ci(r["estimate"], r["conf_low"], r["conf_high"], 2),
+            fmt_num(r["std_error"], 2),
+            fmt_num(r["df"], 1),
+            _p(r["p_value"]),
+            style="bold" if primary_row else None,
+        )
+    return table
+
+
+def _modifier_table(analysis: TrialAnalysis, mod: ModifierAnalysis) -> Any:
+    from rich.table import Table
+
+    from resolve.report.html import credible_findings
+    from resolve.report.tables import fmt_ci
+
+    plan = analysis.plan
+    em = plan.effect_modification
+    pct = round(100 * plan.analysis.conf_level)
+    credible = credible_findings(mod.credibility)
+    rows = mod.table[mod.table["in_family"].astype(bool)] if "in_family" in mod.table else mod.table
+    if rows.empty:
+        rows = mod.table
+    table = Table(
+        title=(
+            f"Effect modification, pre-specified family ({', '.join(em.family_visits)}): "
+            f"{len(rows)} of {len(mod.table)} interactions (all in modifiers.csv)"
+        ),
+        title_justify="left",
+        header_style="bold",
+        show_edge=False,
+    )
+    for name, justify in (
+        ("Outcome", "left"),
+        ("Visit", "left"),
+        ("Modifier", "left"),
+        ("Scale", "left"),
+        (f"Interaction ({pct}% CI)", "right"),
+        ("P", "right"),
+        ("P Holm", "right"),
+        ("P BH", "right"),
+        ("", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for _, r in rows.iterrows():
+        continuous = str(r["type"]) == "continuous"
+        if continuous:
+            ci = fmt_ci(r["estimate_per_sd"], r["conf_low_per_sd"], r["conf_high_per_sd"], 2)
+        else:
+            ci = fmt_ci(r["estimate"], r["conf_low"], r["conf_high"], 2)
+        key = (str(r["modifier"]), str(r["outcome"]), str(r["visit"]))
+        flags = []
+        if float(r["p_value"]) < em.exploratory_p:
+            flags.append("exploratory")
+        if key in credible:
+            flags.append("credible")
+        table.add_row(
+            str(r["outcome"]),
+            str(r["visit"]),
+            str(r["label"]),
+            "per SD" if continuous else str(r["unit"]),
+            ci,
+            _p(r["p_value"]),
+            _p(r.get("p_holm")),
+            _p(r.get("p_bh")),
+            ", ".join(flags),
+            style="bold" if key in credible else None,
+        )
+    return table
+
+
+def _print_tables(console: Console, analysis: TrialAnalysis) -> None:
+    console.print(_primary_table(analysis))
+    console.print()
+    if analysis.modifiers is None:
+        console.print("No effect-modifier analysis (see the notes in the report).")
+    else:
+        console.print(_modifier_table(analysis, analysis.modifiers))
+    for note in analysis.notes:
+        console.print(f"note: {note}")
 
 
 @app.command("demo")
 def demo(
     out: Annotated[
+        Path, typer.Option("--out", help="Folder for report.html and the tables (CSV + JSON).")
+    ] = Path("resolve-demo"),
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            min=0,
+            help="Simulate a new trial with this seed instead of using the bundled one.",
+        ),
+    ] = None,
+) -> None:
+    """Analyse the example trial and write an HTML report with every table.
+
+    Loads the bundled RESOLVE-like trial (or simulates one with --seed), runs the
+    default analysis plan (primary, sensitivity, effect modifiers), prints the
+    primary and effect-modifier tables and writes report.html, primary.csv,
+    modifiers.csv and the other tables (CSV + JSON) into --out.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(width=150)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("loading data", total=_STEPS)
+
+        def step(message: str) -> None:
+            done = progress.tasks[0].completed + 1
+            if done >= (progress.tasks[0].total or 0):
+                progress.update(task, total=done + 1)
+            progress.update(task, description=message, completed=done)
+
+        if seed is None:
+            from resolve import datasets
+
+            data = datasets.load("resolve")
+            label = "bundled example trial (resolve.datasets.load('resolve'))"
+        else:
+            from resolve.simulate import simulate_trial
+
+            progress.update(task, description=f"simulating a trial (seed {seed})")
+            data = simulate_trial(seed=seed)
+            label = "trial simulated with resolve.simulate.simulate_trial"
+        from resolve.analysis.run import analyze
+
+        analysis = analyze(data, progress=step)
+        step("writing the report")
+        from resolve.report import write_report
+
+        report = write_report(analysis, out, data_label=label, seed=seed)
+        progress.update(task, completed=progress.tasks[0].total)
+    _print_tables(console, analysis)
+    n_files = len([p for p in out.iterdir() if p.suffix in (".csv", ".json")])
+    console.print(f"\nWrote {report} and {n_files} table files (CSV + JSON) to {out}/")
+
+
+@app.command("demo-scoring")
+def demo_scoring(
+    out: Annotated[
         Path | None, typer.Option("--out", help="Also write the scores to this CSV.")
     ] = None,
 ) -> None:
     """Score the bundled example responses on every instrument and show the results."""
+    import pandas as pd
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
     from resolve import datasets
-    from resolve.instruments import available
+    from resolve.instruments import available, read_responses
 
     source = Path(datasets.path("example_responses"))
-    from resolve.instruments import read_responses
-
     console = Console(width=160)
     frames = []
     with Progress(console=console, transient=True) as progress:

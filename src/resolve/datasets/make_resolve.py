@@ -6,12 +6,16 @@ and the eight baseline modifiers of Venter et al. (2026), generated with the
 default scenario ``src/resolve/simulate/scenarios/resolve.toml``.
 
 Choice of seed. Any single trial scatters around the calibration targets, so
-the seed was picked among the first 40 (``choose_seed``) as the first whose
-trial shows the published pattern: an 18-week pain difference within 0.1 of
--1.0, an 18-week RMDQ difference within 0.3 of -2.8, a 52-week pain
-difference that is not significant (|z| < 1.96), and a FreBAQ x treatment
-interaction on 52-week pain that is positive with p < 0.05. The generator
-itself is unchanged; only the seed was selected. Run from the repository
+the seed was picked (``choose_seed``) among the first 200 as the trial whose
+*pre-specified analyses* come closest to the published results: among seeds
+whose 52-week pain difference is not significant (P >= .05) and whose FreBAQ x
+treatment interaction on 52-week pain is positive with P < .01 while no other
+pre-specified modifier row reaches P < .01, the seed minimising
+sum(((estimate - published) / published SE)**2) over the primary-model
+differences for pain at 18 weeks (-1.0, SE 0.28) and RMDQ at 18, 26 and 52
+weeks (-2.6, -2.1, -1.8; SE 0.66). The generator itself is unchanged; only the
+seed was selected, and this is stated wherever the bundled trial is used.
+Run from the repository
 root::
 
     python src/resolve/datasets/make_resolve.py
@@ -21,34 +25,53 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from scipy import stats
 
 from resolve.simulate import simulate_trial
-from resolve.simulate.calibration import trial_statistics
 
-SEED = 14  # chosen by choose_seed() among range(1, 41); see the module docstring
-
-
-def shows_published_pattern(trial: pd.DataFrame) -> bool:
-    """True when ``trial`` shows the published pattern (see the module docstring)."""
-    s = trial_statistics(trial).iloc[0]
-    z_int = s["interaction.frebaq.pain.w52"] / s["interaction_se.frebaq.pain.w52"]
-    return bool(
-        abs(s["pain.diff.w18"] + 1.0) <= 0.1
-        and abs(s["rmdq.diff.w18"] + 2.8) <= 0.3
-        and abs(s["pain.z.w52"]) < 1.96
-        and s["interaction.frebaq.pain.w52"] > 0
-        and 2 * stats.norm.sf(abs(z_int)) < 0.05
-    )
+SEED = 174  # chosen by choose_seed() among range(1, 201); see the module docstring
 
 
-def choose_seed(candidates: range = range(1, 41)) -> int:
-    """The first seed in ``candidates`` whose trial shows the published pattern."""
-    for seed in candidates:
-        if shows_published_pattern(simulate_trial(seed=seed)):
-            return seed
-    raise RuntimeError("no candidate seed shows the published pattern")
+PUBLISHED = {  # (outcome, visit): (estimate, SE), Bagg et al. 2022 (specs/resolve-trial.md 5)
+    ("pain", "week 18"): (-1.0, 0.28),
+    ("rmdq", "week 18"): (-2.6, 0.66),
+    ("rmdq", "week 26"): (-2.1, 0.66),
+    ("rmdq", "week 52"): (-1.8, 0.66),
+}
+
+
+def distance(trial: pd.DataFrame) -> float:
+    """Distance of the trial's analyses from the published pattern (inf if not eligible)."""
+    from resolve.analysis import load_plan
+    from resolve.analysis.effect_modifiers import analyse_modifiers
+    from resolve.analysis.primary import primary_analysis
+
+    plan = load_plan()
+    valid = plan.validate_data(trial)
+    primary = primary_analysis(valid, plan, validated=True)
+    keys = list(zip(primary["outcome"], primary["visit"], strict=True))
+    diff = dict(zip(keys, primary["estimate"].to_numpy(dtype=float), strict=True))
+    p_value = dict(zip(keys, primary["p_value"].to_numpy(dtype=float), strict=True))
+    if p_value[("pain", "week 52")] < 0.05:
+        return float("inf")
+    table = analyse_modifiers(valid, plan).table
+    family = table[table.in_family.astype(bool)]
+    key = (family.modifier == "frebaq") & (family.outcome == "pain") & (family.visit == "week 52")
+    frebaq = family[key].iloc[0]
+    others = family[~key]
+    if not (frebaq.estimate > 0 and frebaq.p_value < 0.01) or (others.p_value < 0.01).any():
+        return float("inf")
+    return float(sum(((diff[k] - est) / se) ** 2 for k, (est, se) in PUBLISHED.items()))
+
+
+def choose_seed(candidates: range = range(1, 201)) -> int:
+    """The seed in ``candidates`` whose trial is closest to the published pattern."""
+    scores = {seed: distance(simulate_trial(seed=seed)) for seed in candidates}
+    best = min(scores, key=lambda k: scores[k])
+    if not np.isfinite(scores[best]):
+        raise RuntimeError("no candidate seed shows the published pattern")
+    return best
 
 
 def make(seed: int = SEED) -> pd.DataFrame:

@@ -10,6 +10,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 Rscript "$here/lmer.R"
 Rscript "$here/gls.R"
 Rscript "$here/satterthwaite_us_fev.R"
+Rscript "$here/resolve_modifiers.R"
+Rscript "$here/resolve_mi.R"    # needs r-cran-mice
+Rscript "$here/resolve_primary.R"
 Rscript -e 'pk <- c("nlme", "lme4", "lmerTest", "emmeans", "Matrix", "numDeriv");
   suppressPackageStartupMessages(for (p in pk) library(p, character.only = TRUE));
   print(sessionInfo())' > "$here/sessionInfo.txt"

@@ -1,0 +1,341 @@
+"""Between-arm differences at each follow-up visit: the primary and sensitivity models.
+
+Two models are available, named as in the plan (``[analysis] primary`` and
+``sensitivity``):
+
+``"lmm_random_intercept"`` (the RESOLVE SAP; spec ``resolve-trial.md`` section 6.3, variant A)
+    ``outcome ~ covariates + arm * visit`` with a random intercept per participant
+    (lme4 ``(1 | id)``, i.e. compound symmetry with a non-negative correlation), fitted
+    by REML on **every** visit: the baseline value is part of the outcome vector and
+    the arm main effect is free (unconstrained baseline).  The difference at visit
+    *t* is the arm main effect plus the arm-by-visit interaction at *t*.
+``"mmrm_baseline_adjusted"`` (sensitivity)
+    ``outcome ~ outcome_baseline + covariates + arm * visit`` on the follow-up visits
+    only, with the plan's ``sensitivity_cov`` residual covariance (``"us"``,
+    unstructured, by default): an MMRM in the sense of SAS PROC MIXED ``REPEATED`` /
+    R ``mmrm``.
+
+Both give, per outcome, per follow-up visit and per non-reference arm, the
+difference *treatment minus reference* with its standard error, degrees of freedom
+(``plan.analysis.df``, Satterthwaite by default), confidence interval and two-sided
+p-value, from the LS-means differences of the fitted model.
+
+Examples
+--------
+>>> from resolve import datasets
+>>> from resolve.analysis import load_plan
+>>> from resolve.analysis.primary import primary_analysis
+>>> plan = load_plan()
+>>> table = primary_analysis(datasets.load("resolve"), plan)
+>>> row = table[(table.outcome == "pain") & (table.visit == "week 18")].iloc[0]
+>>> row.contrast, round(float(row.estimate), 2), bool(row.p_value < 0.01)
+('resolve - sham', -0.95, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from resolve.analysis.plan import Plan
+from resolve.errors import DataValidationError
+from resolve.stats.mmrm import mmrm
+
+__all__ = [
+    "COLUMNS",
+    "MODELS",
+    "arm_levels",
+    "between_arm_differences",
+    "primary_analysis",
+    "sensitivity_analysis",
+]
+
+#: Columns of every table returned here, in order.
+COLUMNS = (
+    "outcome",
+    "visit",
+    "contrast",
+    "model",
+    "estimate",
+    "std_error",
+    "df",
+    "statistic",
+    "conf_low",
+    "conf_high",
+    "p_value",
+    "n_subjects",
+    "n_obs",
+)
+
+# Column names inside the model frame: fixed, formula-safe names whatever the plan calls
+# the columns, so plan columns with spaces or odd characters never reach the formula.
+_ID, _ARM, _VISIT, _Y, _Y0 = "subject_", "arm", "visit", "y_", "y_baseline_"
+
+
+def arm_levels(plan: Plan, data: pd.DataFrame | None = None) -> list[str]:
+    """Arms in model order: the reference arm first, then the plan's order.
+
+    With ``data``, only arms that have at least one participant in it are kept.
+
+    Examples
+    --------
+    >>> from resolve.analysis import load_plan
+    >>> arm_levels(load_plan())
+    ['sham', 'resolve']
+    """
+    t = plan.trial
+    arms = [t.reference_arm, *(a for a in t.arms if a != t.reference_arm)]
+    if data is not None:
+        seen = set(data[t.arm].dropna().astype(str))
+        arms = [a for a in arms if a in seen]
+    return arms
+
+
+def _model_frame(data: pd.DataFrame, plan: Plan, column: str) -> tuple[pd.DataFrame, list[str]]:
+    """Rename to formula-safe columns; return the frame and the covariate names."""
+    t = plan.trial
+    covs = list(plan.analysis.covariates)
+    names = [f"x{k + 1}_" for k in range(len(covs))]
+    frame = pd.DataFrame(
+        {
+            _ID: data[t.subject].astype(str).to_numpy(),
+            _ARM: data[t.arm].astype(str).to_numpy(),
+            _VISIT: data[t.visit].astype(str).to_numpy(),
+            _Y: pd.to_numeric(data[column]).astype(float).to_numpy(),
+        }
+    )
+    for name, col in zip(names, covs, strict=True):
+        frame[name] = pd.to_numeric(data[col]).astype(float).to_numpy()
+    return frame, names
+
+
+def _categorical(frame: pd.DataFrame, column: str, order: list[str]) -> None:
+    present = set(frame[column])
+    frame[column] = pd.Categorical(frame[column], categories=[v for v in order if v in present])
+
+
+def _fit_differences(
+    frame: pd.DataFrame,
+    plan: Plan,
+    *,
+    outcome: str,
+    model: str,
+    formula_terms: list[str],
+    cov: str,
+    visits: list[str],
+) -> pd.DataFrame:
+    """Fit one model on ``frame`` and return the tidy per-visit differences."""
+    frame = frame.dropna(subset=[_Y, *formula_terms]).reset_index(drop=True)
+    arms = arm_levels(plan, frame)
+    ref = plan.trial.reference_arm
+    if ref not in arms or len(arms) < 2:
+        raise DataValidationError(
+            f"{outcome}: model {model!r} needs outcome data in the reference arm {ref!r} "
+            f"and at least one other arm; arms with data: {', '.join(arms) or 'none'}"
+        )
+    _categorical(frame, _ARM, arms)
+    _categorical(frame, _VISIT, visits)
+    n_visits = len(frame[_VISIT].cat.categories)
+    design = " * ".join([_ARM, _VISIT]) if n_visits > 1 else _ARM
+    formula = f"{_Y} ~ " + " + ".join([*formula_terms, design])
+    fit = mmrm(
+        formula,
+        frame,
+        subject=_ID,
+        visit=_VISIT,
+        cov=cov,
+        df=plan.analysis.df,
+        conf_level=plan.analysis.conf_level,
+    )
+    if n_visits > 1:
+        diffs = fit.lsmeans(_ARM, by=_VISIT).differences
+    else:
+        diffs = fit.lsmeans(_ARM).differences
+        diffs.insert(0, _VISIT, str(frame[_VISIT].cat.categories[0]))
+    wanted = [f"{a} - {ref}" for a in arms[1:]]
+    diffs = diffs[diffs["contrast"].isin(wanted)].copy()
+    diffs[_VISIT] = diffs[_VISIT].astype(str)
+    diffs = diffs[diffs[_VISIT].isin(plan.trial.followup_visits)]
+    rows = diffs.rename(columns={_VISIT: "visit"})
+    rows["outcome"] = outcome
+    rows["model"] = model
+    rows["n_subjects"] = fit.n_subjects
+    rows["n_obs"] = fit.n_obs
+    order = {v: k for k, v in enumerate(plan.trial.visits)}
+    rows["_v"] = rows["visit"].map(order)
+    rows["_c"] = rows["contrast"].map({c: k for k, c in enumerate(wanted)})
+    rows = rows.sort_values(["_c", "_v"], kind="stable")
+    return rows.loc[:, list(COLUMNS)].reset_index(drop=True)
+
+
+def _lmm_random_intercept(data: pd.DataFrame, plan: Plan, outcome: str) -> pd.DataFrame:
+    t = plan.trial
+    frame, covs = _model_frame(data, plan, plan.outcome(outcome).column)
+    if not frame.loc[frame[_VISIT] == t.baseline_visit, _Y].notna().any():
+        raise DataValidationError(
+            f"{outcome}: no {outcome!r} values at the baseline visit {t.baseline_visit!r}; "
+            "the random-intercept model needs the baseline in the outcome vector"
+        )
+    return _fit_differences(
+        frame,
+        plan,
+        outcome=outcome,
+        model="lmm_random_intercept",
+        formula_terms=covs,
+        cov="ri",
+        visits=list(t.visits),
+    )
+
+
+def _mmrm_baseline_adjusted(data: pd.DataFrame, plan: Plan, outcome: str) -> pd.DataFrame:
+    t = plan.trial
+    frame, covs = _model_frame(data, plan, plan.outcome(outcome).column)
+    base = frame.loc[frame[_VISIT] == t.baseline_visit].set_index(_ID)[_Y]
+    frame = frame.loc[frame[_VISIT] != t.baseline_visit].copy()
+    frame[_Y0] = frame[_ID].map(base)
+    return _fit_differences(
+        frame,
+        plan,
+        outcome=outcome,
+        model="mmrm_baseline_adjusted",
+        formula_terms=[_Y0, *covs],
+        cov=plan.analysis.sensitivity_cov,
+        visits=list(t.followup_visits),
+    )
+
+
+_Fitter = Callable[[pd.DataFrame, Plan, str], pd.DataFrame]
+
+#: The models this module fits, by the name a plan uses.
+MODELS: dict[str, _Fitter] = {
+    "lmm_random_intercept": _lmm_random_intercept,
+    "mmrm_baseline_adjusted": _mmrm_baseline_adjusted,
+}
+
+
+def _empty() -> pd.DataFrame:
+    dtypes = {c: object if c in COLUMNS[:4] else float for c in COLUMNS}
+    dtypes.update(n_subjects=np.int64, n_obs=np.int64)
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in dtypes.items()})
+
+
+def between_arm_differences(
+    data: pd.DataFrame, plan: Plan, *, model: str, validated: bool = False
+) -> pd.DataFrame:
+    """Fit ``model`` to every outcome of ``plan``; differences at each follow-up visit.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long format, one row per participant and visit, with the columns the plan
+        names.  Empty outcome cells are missing values.
+    plan : Plan
+        The analysis plan (arms, reference arm, visits, outcomes, covariates, df
+        method, confidence level, sensitivity covariance).
+    model : {"lmm_random_intercept", "mmrm_baseline_adjusted"}
+        See the module docstring.
+    validated : bool
+        True when ``data`` has already passed :meth:`Plan.validate_data` (skips it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per outcome, non-reference arm and follow-up visit with data, with
+        columns ``outcome`` (plan name), ``visit`` (plan label), ``contrast``
+        (``"<arm> - <reference arm>"``), ``model``, ``estimate`` (treatment minus
+        reference), ``std_error``, ``df``, ``statistic`` (t), ``conf_low``,
+        ``conf_high`` (``plan.analysis.conf_level``), ``p_value`` (two-sided),
+        ``n_subjects`` and ``n_obs`` (participants and observations in the fit).
+
+    Raises
+    ------
+    DataValidationError
+        Invalid data for the plan, an unknown model, or an outcome without data
+        in the reference arm and another arm (or, for the primary model, at baseline).
+    ConvergenceError
+        The model could not be fitted.
+
+    Notes
+    -----
+    Missing data: rows with a missing outcome (or covariate) are dropped and every
+    participant contributes the visits they have; the likelihood-based fit is valid
+    under missing at random.  In the baseline-adjusted model a participant without a
+    baseline value is left out.  Visits of the plan without any outcome data are
+    left out of the model.  The random-intercept model equals R
+    ``lmerTest::lmer(y ~ arm * visit + (1 | id))`` with
+    ``pairs(emmeans(fit, ~ arm | visit), reverse = TRUE)`` (checked against R to
+    1e-4 in ``tests/analysis/test_primary.py``).
+
+    Examples
+    --------
+    >>> from resolve import datasets
+    >>> from resolve.analysis import load_plan
+    >>> res = between_arm_differences(datasets.load("resolve"), load_plan(),
+    ...                               model="mmrm_baseline_adjusted")
+    >>> sorted(set(res.visit)), res.model.iloc[0]
+    (['week 12', 'week 18', 'week 26', 'week 52'], 'mmrm_baseline_adjusted')
+    """
+    if model not in MODELS:
+        raise DataValidationError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
+    if not validated:
+        data = plan.validate_data(data)
+    tables = [MODELS[model](data, plan, o.name) for o in plan.outcomes]
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return _empty()
+    out = pd.concat(tables, ignore_index=True)
+    for col in COLUMNS[4:-2]:
+        out[col] = out[col].astype(np.float64)
+    for col in COLUMNS[-2:]:
+        out[col] = out[col].astype(np.int64)
+    return out
+
+
+def primary_analysis(data: pd.DataFrame, plan: Plan, *, validated: bool = False) -> pd.DataFrame:
+    """The plan's primary model (``plan.analysis.primary``) for every outcome.
+
+    Same columns as :func:`between_arm_differences`.
+
+    Examples
+    --------
+    >>> from resolve import datasets
+    >>> from resolve.analysis import load_plan
+    >>> res = primary_analysis(datasets.load("resolve"), load_plan())
+    >>> res.model.unique().tolist(), len(res)
+    (['lmm_random_intercept'], 8)
+    """
+    return between_arm_differences(data, plan, model=plan.analysis.primary, validated=validated)
+
+
+def sensitivity_analysis(
+    data: pd.DataFrame, plan: Plan, *, validated: bool = False
+) -> pd.DataFrame:
+    """Every sensitivity model of the plan (``plan.analysis.sensitivity``), stacked.
+
+    Same columns as :func:`between_arm_differences`; an empty table (same columns)
+    when the plan lists none.
+
+    Examples
+    --------
+    >>> from resolve import datasets
+    >>> from resolve.analysis import load_plan
+    >>> res = sensitivity_analysis(datasets.load("resolve"), load_plan())
+    >>> res.model.unique().tolist()
+    ['mmrm_baseline_adjusted']
+    """
+    unknown = [m for m in plan.analysis.sensitivity if m not in MODELS]
+    if unknown:
+        raise DataValidationError(
+            f"plan {plan.source} [analysis]: unknown sensitivity model(s) "
+            f"{', '.join(map(repr, unknown))}; available: {', '.join(MODELS)}"
+        )
+    if not validated:
+        data = plan.validate_data(data)
+    tables = [
+        between_arm_differences(data, plan, model=m, validated=True)
+        for m in plan.analysis.sensitivity
+    ]
+    tables = [t for t in tables if len(t)]
+    return pd.concat(tables, ignore_index=True) if tables else _empty()

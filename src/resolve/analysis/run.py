@@ -1,0 +1,322 @@
+"""Run a whole analysis plan on one data set, and write its tables atomically.
+
+:func:`analyze` validates the data against the plan once, then fits the primary and
+sensitivity models (:mod:`resolve.analysis.primary`), computes the observed-data
+summaries (:mod:`resolve.analysis.descriptive`), the effect-modifier analysis
+(:mod:`resolve.analysis.effect_modifiers`) and, when the plan enables
+it, multiple imputation (:mod:`resolve.analysis.mi`).
+:func:`write_tables` writes every table as CSV and JSON into a directory, all or
+nothing.
+
+Examples
+--------
+>>> from resolve import datasets
+>>> from resolve.analysis.run import analyze
+>>> result = analyze(datasets.load("resolve"))
+>>> result.primary[["outcome", "visit"]].iloc[1].tolist()
+['pain', 'week 18']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from resolve._results import jsonable
+from resolve.analysis.descriptive import consort, table2, trajectories
+from resolve.analysis.plan import Plan, load_plan
+from resolve.analysis.primary import primary_analysis, sensitivity_analysis
+from resolve.analysis.result import ModifierAnalysis, TrialAnalysis
+from resolve.errors import DataValidationError
+
+__all__ = ["MODIFIER_COLUMNS", "analyze", "atomic_directory", "write_tables"]
+
+#: Columns of ``modifiers.csv`` (the contract of ``ModifierAnalysis.table``).
+MODIFIER_COLUMNS = (
+    "modifier",
+    "label",
+    "type",
+    "unit",
+    "outcome",
+    "visit",
+    "n",
+    "estimate",
+    "std_error",
+    "conf_low",
+    "conf_high",
+    "p_value",
+    "sd",
+    "estimate_per_sd",
+    "conf_low_per_sd",
+    "conf_high_per_sd",
+    "p_holm",
+    "p_bh",
+    "in_family",
+    "exploratory",
+    "nonlinearity_p",
+    "direction_hypothesised",
+    "direction_observed",
+)
+
+Progress = Callable[[str], object]
+
+
+def _run_modifiers(data: pd.DataFrame, plan: Plan) -> ModifierAnalysis:
+    from resolve.analysis.effect_modifiers import analyse_modifiers
+
+    return analyse_modifiers(data, plan)
+
+
+def _run_mi(data: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    from resolve.analysis.mi import multiple_imputation
+
+    return multiple_imputation(data, plan)
+
+
+def analyze(
+    data: pd.DataFrame,
+    plan: Plan | None = None,
+    *,
+    progress: Progress | None = None,
+    source: str = "data",
+) -> TrialAnalysis:
+    """Run every analysis of ``plan`` on ``data``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long format, one row per participant and visit, with the columns the plan
+        names (e.g. ``resolve.datasets.load("resolve")``).  Empty outcome cells
+        are missing outcomes.
+    plan : Plan, optional
+        Default: the bundled RESOLVE plan (:func:`resolve.analysis.load_plan`).
+    progress : callable(str), optional
+        Called with a short description before each step (the CLI prints them).
+    source : str
+        How error messages name the data (e.g. the CSV file name).
+
+    Returns
+    -------
+    TrialAnalysis
+        ``primary`` (plan's primary model), ``sensitivity`` (its sensitivity models),
+        ``table2``, ``trajectories``, ``consort``, ``modifiers`` (None when the plan
+        has no modifiers), ``imputation`` (None unless
+        enabled) and ``notes`` (what was skipped and why).  Columns:
+        :mod:`resolve.analysis.result`.
+
+    Raises
+    ------
+    DataValidationError
+        The data do not fit the plan (see :meth:`Plan.validate_data`), or an arm of
+        the plan has no participants.
+    ConvergenceError
+        A model could not be fitted.
+
+    Examples
+    --------
+    >>> from resolve import datasets
+    >>> steps = []
+    >>> result = analyze(datasets.load("resolve"), progress=steps.append)
+    >>> steps[0], len(result.table2)
+    ('validating data', 10)
+    """
+    say: Progress = progress if progress is not None else (lambda _msg: None)
+    plan = load_plan() if plan is None else plan
+    say("validating data")
+    valid = plan.validate_data(data, source=source)
+    t = plan.trial
+    arms_seen = set(valid[t.arm].dropna().astype(str))
+    empty_arms = [a for a in t.arms if a not in arms_seen]
+    if t.reference_arm in empty_arms or len(arms_seen) < 2:
+        raise DataValidationError(
+            f"{source}: the analysis needs participants in the reference arm {t.reference_arm!r} "
+            f"and at least one other arm; arms with participants: "
+            f"{', '.join(sorted(arms_seen)) or 'none'}"
+        )
+    notes: list[str] = []
+    if empty_arms:
+        notes.append(f"arm(s) without participants: {', '.join(empty_arms)}")
+    say(f"fitting the primary model ({plan.analysis.primary})")
+    primary = primary_analysis(valid, plan, validated=True)
+    say(f"fitting sensitivity models ({', '.join(plan.analysis.sensitivity) or 'none'})")
+    sensitivity = sensitivity_analysis(valid, plan, validated=True)
+    say("summarising observed data")
+    traj = trajectories(valid, plan)
+    tab2 = table2(traj, primary, plan)
+    flow = consort(valid, plan)
+    modifiers = None
+    if plan.modifiers:
+        say(f"analysing {len(plan.modifiers)} candidate effect modifiers")
+        modifiers = _run_modifiers(valid, plan)
+    imputation = None
+    if plan.analysis.mi_enabled:
+        say(f"multiple imputation (m = {plan.analysis.mi_m})")
+        imputation = _run_mi(valid, plan)
+    return TrialAnalysis(
+        plan=plan,
+        primary=primary,
+        table2=tab2,
+        trajectories=traj,
+        consort=flow,
+        sensitivity=sensitivity,
+        modifiers=modifiers,
+        imputation=imputation,
+        notes=tuple(notes),
+    )
+
+
+# ----------------------------------------------------------------------------- writing
+def _tables(analysis: TrialAnalysis) -> dict[str, pd.DataFrame]:
+    tables = {
+        "primary": analysis.primary,
+        "sensitivity": analysis.sensitivity,
+        "table2": analysis.table2,
+        "trajectories": analysis.trajectories,
+        "consort": analysis.consort,
+    }
+    m = analysis.modifiers
+    if m is None:
+        tables["modifiers"] = pd.DataFrame({c: [] for c in MODIFIER_COLUMNS})
+    else:
+        tables["modifiers"] = m.table
+        tables["modifier_quartiles"] = m.quartiles
+        tables["modifier_curves"] = m.curves
+        tables["modifier_global_tests"] = m.global_tests
+        tables["modifier_credibility"] = m.credibility
+    if analysis.imputation is not None:
+        tables["imputation"] = analysis.imputation
+    return tables
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_directory(out_dir: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory beside ``out_dir``; move its files there on success.
+
+    On an exception nothing is left behind: the temporary directory is removed, as
+    are any parent directories this call created.  On success a new ``out_dir`` is
+    created by one rename; files of an existing ``out_dir`` are replaced one by one
+    (each replacement atomic), and other files in it are kept.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_directory(root / "out") as tmp:
+    ...     _ = (tmp / "a.txt").write_text("x")
+    >>> sorted(p.name for p in (root / "out").iterdir())
+    ['a.txt']
+    """
+    target = Path(out_dir).absolute()
+    if target.exists() and not target.is_dir():
+        raise DataValidationError(f"output {out_dir} exists and is not a directory")
+    created: list[Path] = []
+    parent = target.parent
+    while not parent.exists():
+        created.append(parent)
+        parent = parent.parent
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if not target.exists():
+            os.replace(tmp, target)
+        else:
+            for item in tmp.iterdir():
+                dest = target / item.name
+                if dest.is_dir() and not dest.is_symlink():
+                    shutil.rmtree(dest)
+                os.replace(item, dest)
+            tmp.rmdir()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for p in created:  # deepest first
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _write_into(analysis: TrialAnalysis, folder: Path) -> list[Path]:
+    written = []
+    for name, frame in _tables(analysis).items():
+        csv = folder / f"{name}.csv"
+        frame.to_csv(csv, index=False, encoding="utf-8")
+        js = folder / f"{name}.json"
+        js.write_text(
+            json.dumps(jsonable(frame), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+        written += [csv, js]
+    full = folder / "analysis.json"
+    full.write_text(
+        json.dumps(analysis.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
+    return [*written, full]
+
+
+def write_tables(
+    analysis: TrialAnalysis,
+    out_dir: str | Path,
+    *,
+    extra: Sequence[Callable[[TrialAnalysis, Path], Any]] = (),
+) -> list[Path]:
+    """Write every table of ``analysis`` as CSV and JSON into ``out_dir``, all or nothing.
+
+    Parameters
+    ----------
+    analysis : TrialAnalysis
+    out_dir : str or Path
+        Created if needed (with missing parents).  Existing files of the same names
+        are replaced.
+    extra : sequence of callable(analysis, folder)
+        More writers (e.g. an HTML report) run inside the same temporary folder, so
+        that their failure also leaves nothing behind.
+
+    Returns
+    -------
+    list of Path
+        The files written, as paths inside ``out_dir``.
+
+    Notes
+    -----
+    Files: ``primary``, ``sensitivity``, ``table2``, ``trajectories``, ``consort``
+    and ``modifiers`` (``.csv`` and ``.json`` each; ``modifiers`` has only its
+    header when no modifier analysis ran); with a modifier analysis also
+    ``modifier_quartiles``, ``modifier_curves``, ``modifier_global_tests`` and
+    ``modifier_credibility``; ``imputation`` when multiple imputation ran; and
+    ``analysis.json`` with everything.  CSVs are UTF-8 (the formatted Table 2 uses
+    the minus sign U+2212); JSON records have ``null`` for missing values.
+    Everything is written into a temporary directory beside ``out_dir`` and moved
+    into place only after every file succeeded (:func:`atomic_directory`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from resolve import datasets
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "results"
+    >>> files = write_tables(analyze(datasets.load("resolve")), out)
+    >>> sorted(p.name for p in files)[:3]
+    ['analysis.json', 'consort.csv', 'consort.json']
+    """
+    target = Path(out_dir)
+    with atomic_directory(target) as folder:
+        _write_into(analysis, folder)
+        for writer in extra:
+            writer(analysis, folder)
+        names = sorted(p.name for p in folder.iterdir())
+    return [target / n for n in names]

@@ -1,0 +1,615 @@
+"""Report figures drawn with matplotlib and returned as inline SVG text.
+
+matplotlib is optional (``pip install 'resolve[plot]'``) and imported only when
+a figure is drawn. Figures are built on :class:`matplotlib.figure.Figure`
+directly (no pyplot state) and saved with ``svg.fonttype = "none"`` (text stays
+text: searchable, accessible, small) and a fixed ``svg.hashsalt``, so the same
+results give byte-identical SVG. Each SVG carries a ``<title>`` and ``<desc>``
+for screen readers, and its element ids are prefixed with the figure's key so
+several figures can live in one HTML page.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from html import escape
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from resolve.analysis.plan import Plan
+from resolve.errors import ResolveError
+
+__all__ = [
+    "ARM_COLOURS",
+    "curves_figure",
+    "forest_figure",
+    "quartiles_figure",
+    "select_findings",
+    "trajectories_figure",
+    "visit_week",
+]
+
+# Okabe-Ito colours: the reference arm neutral grey, treatments vermillion, blue, green...
+REFERENCE_COLOUR = "#6E6E6E"
+ARM_COLOURS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00")
+EMPHASIS = "#D55E00"
+MUTED = "#9A9A9A"
+CREDIBLE = "#0072B2"
+INK = "#222222"
+
+_RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "resolve-report",
+    "font.family": "sans-serif",
+    "font.sans-serif": ["Helvetica", "Arial", "Liberation Sans", "DejaVu Sans"],
+    "font.size": 8.5,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8.5,
+    "axes.edgecolor": "#444444",
+    "axes.linewidth": 0.7,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "xtick.major.width": 0.7,
+    "ytick.major.width": 0.7,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "lines.linewidth": 1.4,
+    "figure.dpi": 72,
+}
+
+
+# ----------------------------------------------------------------------------- plumbing
+def _mpl() -> Any:
+    """Import matplotlib or explain how to install it."""
+    try:
+        import matplotlib
+        import matplotlib.figure
+        import matplotlib.lines
+        import matplotlib.patches
+        import matplotlib.transforms
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise ResolveError(
+            "figures need matplotlib: install the plotting extra with pip install 'resolve[plot]'"
+        ) from None
+    return matplotlib
+
+
+def _style() -> AbstractContextManager[Any]:
+    rc: AbstractContextManager[Any] = _mpl().rc_context(_RC)
+    return rc
+
+
+def _new_figure(width: float, height: float) -> Any:
+    return _mpl().figure.Figure(figsize=(width, height), layout=None)
+
+
+def _to_svg(fig: Any, *, key: str, title: str, desc: str) -> str:
+    """Serialise ``fig`` as inline SVG with a title/desc and ids prefixed by ``key``."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg") :]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{key}-\1"', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{key}-\1)", text)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{key}-\1"', text)
+    head_end = text.index(">") + 1
+    opening = text[:head_end].replace(
+        "<svg ", f'<svg class="mpl" role="img" aria-labelledby="{key}-title {key}-desc" ', 1
+    )
+    a11y = (
+        f'\n <title id="{key}-title">{escape(title)}</title>'
+        f'\n <desc id="{key}-desc">{escape(desc)}</desc>'
+    )
+    return opening + a11y + text[head_end:].rstrip() + "\n"
+
+
+def visit_week(visit: str, baseline: str = "baseline") -> float:
+    """Week number of a visit label (``"week 18"`` -> 18; the baseline -> 0)."""
+    if visit == baseline:
+        return 0.0
+    m = re.search(r"(\d+(?:\.\d+)?)", visit)
+    return float(m.group(1)) if m else float("nan")
+
+
+def _arm_styles(plan: Plan) -> dict[str, dict[str, Any]]:
+    t = plan.trial
+    styles: dict[str, dict[str, Any]] = {}
+    treat = iter(ARM_COLOURS)
+    markers = iter("sD^v")
+    for arm in t.arms:
+        if arm == t.reference_arm:
+            styles[arm] = {"color": REFERENCE_COLOUR, "marker": "o", "linestyle": (0, (4, 2))}
+        else:
+            styles[arm] = {"color": next(treat), "marker": next(markers), "linestyle": "-"}
+    return styles
+
+
+def _outcome_label(plan: Plan, name: str) -> str:
+    try:
+        return plan.outcome(name).label
+    except ResolveError:
+        return name
+
+
+def _primary_effect(primary: pd.DataFrame | None, outcome: str, visit: str) -> float | None:
+    if primary is None or primary.empty:
+        return None
+    hit = primary[(primary["outcome"] == outcome) & (primary["visit"] == visit)]
+    return None if hit.empty else float(hit["estimate"].iloc[0])
+
+
+# ----------------------------------------------------------------------------- trajectories
+def trajectories_figure(trajectories: pd.DataFrame, plan: Plan) -> str:
+    """Observed means with 95% CIs per arm over weeks; one panel per outcome.
+
+    Parameters
+    ----------
+    trajectories : pandas.DataFrame
+        Columns outcome, arm, visit, n, mean, sd, conf_low, conf_high.
+    plan : Plan
+        Supplies arm order and colours, outcome labels and the primary visit.
+
+    Returns
+    -------
+    str
+        Inline SVG.
+    """
+    t = plan.trial
+    outcomes = list(dict.fromkeys(trajectories["outcome"]))
+    styles = _arm_styles(plan)
+    weeks_all = sorted({visit_week(v, t.baseline_visit) for v in trajectories["visit"]})
+    span = (max(weeks_all) - min(weeks_all)) or 1.0
+    dodge = span * 0.012
+    with _style():
+        fig = _new_figure(3.6 * len(outcomes) + 0.4, 3.1)
+        axes = fig.subplots(1, len(outcomes), squeeze=False)[0]
+        for ax, outcome in zip(axes, outcomes, strict=True):
+            part = trajectories[trajectories["outcome"] == outcome]
+            primary_week = visit_week(t.primary_visit, t.baseline_visit)
+            ax.axvline(primary_week, color="#E8E8E8", linewidth=6, zorder=0)
+            arms = [a for a in t.arms if a in set(part["arm"])]
+            for k, arm in enumerate(arms):
+                rows = part[part["arm"] == arm].copy()
+                rows["week"] = [visit_week(v, t.baseline_visit) for v in rows["visit"]]
+                rows = rows.sort_values("week")
+                x = rows["week"].to_numpy() + (k - (len(arms) - 1) / 2) * 2 * dodge
+                y = rows["mean"].to_numpy()
+                err = np.vstack([y - rows["conf_low"].to_numpy(), rows["conf_high"].to_numpy() - y])
+                st = styles.get(arm, {"color": INK, "marker": "o", "linestyle": "-"})
+                ax.errorbar(
+                    x,
+                    y,
+                    yerr=err,
+                    color=st["color"],
+                    marker=st["marker"],
+                    markersize=4.5,
+                    linestyle=st["linestyle"],
+                    capsize=2.5,
+                    elinewidth=0.9,
+                    label=arm.capitalize(),
+                )
+            ax.set_title(_outcome_label(plan, outcome), loc="left")
+            ax.set_xticks(weeks_all)
+            ax.set_xticklabels([f"{w:g}" for w in weeks_all])
+            ax.set_xlabel("Weeks since randomisation")
+            ax.set_ylabel("Mean (95% CI)")
+            ax.margins(x=0.04)
+        band = _mpl().patches.Patch(color="#E8E8E8", label=f"primary visit ({t.primary_visit})")
+        handles, names = axes[0].get_legend_handles_labels()
+        axes[0].legend([*handles, band], [*names, band.get_label()], loc="upper right")
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.86, wspace=0.25)
+        desc = (
+            "Observed mean and 95% confidence interval per arm at each visit, "
+            f"for {', '.join(_outcome_label(plan, o) for o in outcomes)}."
+        )
+        return _to_svg(fig, key="fig-trajectories", title="Mean trajectories by arm", desc=desc)
+
+
+def _group_headers(fig: Any, ax: Any, headers: list[tuple[float, str]]) -> None:
+    """Bold group labels at the figure's left edge, on their own rows of ``ax``."""
+    where = _mpl().transforms.blended_transform_factory(fig.transFigure, ax.transData)
+    for y, text in headers:
+        ax.text(0.012, y, text, transform=where, ha="left", va="center", fontweight="bold")
+
+
+# ----------------------------------------------------------------------------- forest
+def _scale(row: pd.Series) -> tuple[float, float, float]:
+    """Estimate and CI per SD for continuous modifiers, per category for binary."""
+    if str(row["type"]) == "continuous":
+        return (
+            float(row["estimate_per_sd"]),
+            float(row["conf_low_per_sd"]),
+            float(row["conf_high_per_sd"]),
+        )
+    return float(row["estimate"]), float(row["conf_low"]), float(row["conf_high"])
+
+
+def _row_label(row: pd.Series) -> str:
+    scale = "per SD" if str(row["type"]) == "continuous" else str(row["unit"])
+    return f"{row['label']}, {scale}"
+
+
+def forest_figure(
+    table: pd.DataFrame,
+    plan: Plan,
+    *,
+    credible: set[tuple[str, str, str]] | None = None,
+) -> str:
+    """Forest plot of every treatment-by-modifier interaction.
+
+    One panel per outcome; rows grouped by visit (plan order), one row per
+    modifier. Continuous modifiers are shown per SD, binary ones per category
+    contrast. Rows with ``p_value < exploratory_p`` are filled in the emphasis
+    colour, the rest hollow grey; credible findings get a blue diamond. Every
+    row's marker is an SVG group with id ``fig-forest-forest-row-<i>`` (``i``
+    the row number in ``table``), so each plotted row can be found in the SVG.
+
+    Returns
+    -------
+    str
+        Inline SVG.
+    """
+    credible = credible or set()
+    thr = plan.effect_modification.exploratory_p
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    plan_visits = list(plan.trial.visits)
+    visits = sorted(
+        dict.fromkeys(table["visit"]),
+        key=lambda v: plan_visits.index(v) if v in plan_visits else len(plan_visits),
+    )
+    modifiers = list(dict.fromkeys(table["modifier"]))
+    labels = {m: _row_label(table[table["modifier"] == m].iloc[0]) for m in modifiers}
+    family = set(plan.effect_modification.family_visits)
+    # y positions: a header line per visit, then its modifiers
+    ypos: dict[tuple[str, str], float] = {}
+    ticks: list[float] = []
+    ticklabels: list[str] = []
+    headers: list[tuple[float, str]] = []
+    y = 0.0
+    for v in visits:
+        present = [m for m in modifiers if ((table["visit"] == v) & (table["modifier"] == m)).any()]
+        headers.append(
+            (y, f"{v.capitalize()}" + (" (pre-specified family)" if v in family else ""))
+        )
+        y += 1
+        for m in present:
+            ypos[(v, m)] = y
+            ticks.append(y)
+            ticklabels.append(labels[m])
+            y += 1
+        y += 0.4
+    n_rows = y
+    with _style():
+        width = 2.9 + 2.6 * len(outcomes)
+        height = 0.9 + 0.165 * n_rows
+        fig = _new_figure(width, height)
+        axes = fig.subplots(1, len(outcomes), squeeze=False, sharey=True)[0]
+        for ax, outcome in zip(axes, outcomes, strict=True):
+            part = table[table["outcome"] == outcome]
+            lo_all, hi_all = [], []
+            for i, row in part.iterrows():
+                est, lo, hi = _scale(row)
+                lo_all.append(lo)
+                hi_all.append(hi)
+                yy = ypos[(str(row["visit"]), str(row["modifier"]))]
+                p = float(row["p_value"])
+                strong = p < thr
+                is_cred = (str(row["modifier"]), outcome, str(row["visit"])) in credible
+                colour = CREDIBLE if is_cred else (EMPHASIS if strong else MUTED)
+                ax.plot([lo, hi], [yy, yy], color=colour, linewidth=1.1, solid_capstyle="butt")
+                (mark,) = ax.plot(
+                    [est],
+                    [yy],
+                    marker="D" if is_cred else "o",
+                    markersize=5.2 if is_cred else 4.2,
+                    markerfacecolor=colour if (strong or is_cred) else "white",
+                    markeredgecolor=colour,
+                    markeredgewidth=1.0,
+                    linestyle="none",
+                )
+                mark.set_gid(f"forest-row-{i}")
+            ax.axvline(0, color="#555555", linewidth=0.8, zorder=0)
+            for yh, _ in headers[1:]:
+                ax.axhline(yh - 0.7, color="#DDDDDD", linewidth=0.6, zorder=0)
+            lim = max(abs(min(lo_all, default=-1)), abs(max(hi_all, default=1))) * 1.08
+            ax.set_xlim(-lim, lim)
+            ax.set_title(_outcome_label(plan, outcome), loc="center")
+            spec_higher = _higher_is(plan, outcome)
+            left, right = (
+                ("more benefit", "less benefit")
+                if spec_higher == "worse"
+                else ("less benefit", "more benefit")
+            )
+            ax.set_xlabel(
+                f"Interaction (difference in treatment effect)\n"
+                f"\u2190 {left}\u2003\u2003{right} \u2192",
+                fontsize=8,
+            )
+            ax.tick_params(axis="y", length=0)
+            ax.spines["left"].set_visible(False)
+        ax0 = axes[0]
+        ax0.set_yticks(ticks)
+        ax0.set_yticklabels(ticklabels)
+        _group_headers(fig, ax0, headers)
+        ax0.set_ylim(n_rows - 0.6, -0.8)
+        _forest_legend(fig, thr)
+        left_in = 2.75
+        fig.subplots_adjust(
+            left=left_in / width,
+            right=0.98,
+            top=1 - 0.55 / height,
+            bottom=0.62 / height,
+            wspace=0.12,
+        )
+        desc = (
+            f"Forest plot of {len(table)} treatment-by-modifier interaction estimates with "
+            f"95% confidence intervals, grouped by outcome and visit; filled markers have "
+            f"P < {thr:g}, blue diamonds are credible by the ICEMAN assessment."
+        )
+        return _to_svg(fig, key="fig-forest", title="Forest plot of effect modification", desc=desc)
+
+
+def _higher_is(plan: Plan, outcome: str) -> str:
+    try:
+        return plan.outcome(outcome).higher_is
+    except ResolveError:
+        return "worse"
+
+
+def _forest_legend(fig: Any, thr: float) -> None:
+    lines = _mpl().lines
+    handles = [
+        lines.Line2D([], [], marker="o", color=MUTED, markerfacecolor="white", linestyle="-"),
+        lines.Line2D([], [], marker="o", color=EMPHASIS, linestyle="-"),
+        lines.Line2D([], [], marker="D", color=CREDIBLE, linestyle="-"),
+    ]
+    fig.legend(
+        handles,
+        [f"P \u2265 {thr:g}", f"P < {thr:g} (exploratory)", "credible (ICEMAN)"],
+        loc="upper center",
+        ncol=3,
+        bbox_to_anchor=(0.5, 1.0),
+        handlelength=1.8,
+    )
+
+
+# ----------------------------------------------------------------------------- curves
+def select_findings(
+    table: pd.DataFrame,
+    *,
+    exploratory_p: float,
+    credible: set[tuple[str, str, str]] | None = None,
+    limit: int = 6,
+    curves: pd.DataFrame | None = None,
+) -> list[tuple[str, str, str]]:
+    """The (modifier, outcome, visit) findings worth a curve, best first.
+
+    Credible findings first, then exploratory ones (``p_value <
+    exploratory_p``) by P value; if there are none, the ``limit`` smallest P
+    values. At most ``limit`` findings; with ``curves``, only findings that
+    have a curve.
+    """
+    credible = credible or set()
+    keys: list[Any] = list(zip(table["modifier"], table["outcome"], table["visit"], strict=True))
+    t = table.assign(_key=keys)
+    if curves is not None:
+        drawn = set(zip(curves["modifier"], curves["outcome"], curves["visit"], strict=True))
+        t = t[[k in drawn for k in t["_key"]]]
+    t["_cred"] = [k in credible for k in t["_key"]]
+    chosen = t[t["_cred"] | (t["p_value"] < exploratory_p)]
+    if chosen.empty:
+        chosen = t
+    chosen = chosen.sort_values(["_cred", "p_value"], ascending=[False, True], kind="stable")
+    return [tuple(map(str, k)) for k in chosen["_key"].head(limit)]  # type: ignore[misc]
+
+
+def _binary_ticks(unit: str) -> list[str]:
+    parts = [p.strip() for p in re.split(r"\bvs\.?\b", unit) if p.strip()]
+    return [parts[1], parts[0]] if len(parts) == 2 else ["0", "1"]
+
+
+def curves_figure(
+    curves: pd.DataFrame,
+    table: pd.DataFrame,
+    plan: Plan,
+    findings: Sequence[tuple[str, str, str]],
+    *,
+    primary: pd.DataFrame | None = None,
+) -> str:
+    """Treatment effect versus modifier value with a 95% band; small multiples.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        :attr:`ModifierAnalysis.curves`.
+    table : pandas.DataFrame
+        :attr:`ModifierAnalysis.table` (labels, units, interaction P).
+    plan : Plan
+        Outcome labels.
+    findings : sequence of (modifier, outcome, visit)
+        The panels to draw, in order (see :func:`select_findings`).
+    primary : pandas.DataFrame, optional
+        Primary results: the overall effect is drawn as a dotted line.
+
+    Returns
+    -------
+    str
+        Inline SVG.
+    """
+    n = max(len(findings), 1)
+    ncol = min(3, n)
+    nrow = -(-n // ncol)
+    with _style():
+        fig = _new_figure(2.65 * ncol + 0.3, 2.35 * nrow + 0.35)
+        axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+        for ax in axes[len(findings) :]:
+            ax.set_visible(False)
+        for ax, (mod, outcome, visit) in zip(axes, findings, strict=False):
+            c = curves[
+                (curves["modifier"] == mod)
+                & (curves["outcome"] == outcome)
+                & (curves["visit"] == visit)
+            ].sort_values("modifier_value")
+            info = table[
+                (table["modifier"] == mod)
+                & (table["outcome"] == outcome)
+                & (table["visit"] == visit)
+            ]
+            row = info.iloc[0] if not info.empty else None
+            x = c["modifier_value"].to_numpy(dtype=float)
+            binary = row is not None and str(row["type"]) == "binary"
+            if len(x) == 0:
+                ax.text(0.5, 0.5, "no curve estimated", transform=ax.transAxes, ha="center")
+            elif binary or len(x) <= 2:
+                yv = c["estimate"].to_numpy()
+                err = np.vstack([yv - c["conf_low"].to_numpy(), c["conf_high"].to_numpy() - yv])
+                ax.errorbar(
+                    x, yv, yerr=err, color=EMPHASIS, marker="o", capsize=3, linestyle="none"
+                )
+                ax.set_xticks(x)
+                ticks = _binary_ticks(str(row["unit"])) if row is not None else []
+                if len(ticks) == len(x):
+                    ax.set_xticklabels(ticks)
+                ax.set_xlim(x.min() - 0.6, x.max() + 0.6)
+            else:
+                ax.fill_between(
+                    x, c["conf_low"], c["conf_high"], color=EMPHASIS, alpha=0.18, linewidth=0
+                )
+                ax.plot(x, c["estimate"], color=EMPHASIS)
+            ax.axhline(0, color="#555555", linewidth=0.8)
+            overall = _primary_effect(primary, outcome, visit)
+            if overall is not None:
+                ax.axhline(overall, color=INK, linewidth=0.8, linestyle=":")
+            label = str(row["label"]) if row is not None else mod
+            ax.set_title(f"{label}\n{_outcome_label(plan, outcome)}, {visit}", fontsize=8)
+            unit = str(row["unit"]) if row is not None and not binary else ""
+            ax.set_xlabel(f"{label.split(' (')[0]}" + (f" ({unit}s)" if unit else ""), fontsize=8)
+            if row is not None:
+                from resolve.report.tables import fmt_p
+
+                p = fmt_p(row["p_value"])
+                ax.text(
+                    0.03,
+                    0.04,
+                    f"interaction P {'= ' if p[0] not in '<>' else ''}{p}",
+                    transform=ax.transAxes,
+                    fontsize=7.5,
+                    color="#444444",
+                )
+        for r in range(nrow):
+            axes[r * ncol].set_ylabel("Treatment effect (95% CI)")
+        fig.subplots_adjust(
+            left=0.1 if ncol > 1 else 0.22,
+            right=0.98,
+            top=1 - 0.62 / (2.35 * nrow + 0.35),
+            bottom=0.5 / (2.35 * nrow + 0.35),
+            wspace=0.32,
+            hspace=0.75,
+        )
+        desc = (
+            "Estimated treatment effect (treatment minus reference) as a function of the "
+            "modifier's baseline value, with 95% confidence bands, for: "
+            + "; ".join(f"{m} on {o} at {v}" for m, o, v in findings)
+            + ". Dashed line: no effect; dotted line: overall effect."
+        )
+        return _to_svg(fig, key="fig-curves", title="Treatment effect by modifier value", desc=desc)
+
+
+# ----------------------------------------------------------------------------- quartiles
+def _quantile_label(level: str) -> str:
+    """``"p25"`` -> ``"25th centile"``; ``"Q1"`` and other labels unchanged."""
+    m = re.fullmatch(r"[pP](\d+)", level)
+    return f"{m.group(1)}th centile" if m else level
+
+
+def quartiles_figure(
+    quartiles: pd.DataFrame,
+    table: pd.DataFrame,
+    plan: Plan,
+    *,
+    visit: str,
+    primary: pd.DataFrame | None = None,
+) -> str:
+    """Treatment effect at each modifier quartile, one panel per outcome, at ``visit``.
+
+    Returns
+    -------
+    str
+        Inline SVG.
+    """
+    q = quartiles[quartiles["visit"] == visit]
+    outcomes = list(dict.fromkeys(q["outcome"]))
+    modifiers = list(dict.fromkeys(q["modifier"]))
+    labels = {
+        m: str(table.loc[table["modifier"] == m, "label"].iloc[0])
+        if (table["modifier"] == m).any()
+        else m
+        for m in modifiers
+    }
+    ypos: dict[tuple[str, str], float] = {}
+    ticks, ticklabels, headers = [], [], []
+    y = 0.0
+    for m in modifiers:
+        headers.append((y, labels[m]))
+        y += 1
+        levels = list(dict.fromkeys(q.loc[q["modifier"] == m, "quartile"].astype(str)))
+        first = q[(q["modifier"] == m) & (q["outcome"] == outcomes[0])]
+        values = dict(zip(first["quartile"].astype(str), first["modifier_value"], strict=False))
+        row = table[table["modifier"] == m]
+        binary = not row.empty and str(row["type"].iloc[0]) == "binary"
+        names = _binary_ticks(str(row["unit"].iloc[0])) if binary else []
+        for lv in levels:
+            ypos[(m, lv)] = y
+            ticks.append(y)
+            val = values.get(lv)
+            if binary and len(names) == 2 and val in (0, 1):
+                ticklabels.append(names[int(val)])
+            else:
+                ticklabels.append(
+                    _quantile_label(lv) + (f"  ({val:.3g})" if val is not None else "")
+                )
+            y += 1
+        y += 0.3
+    n_rows = y
+    with _style():
+        width = 1.9 + 2.7 * len(outcomes)
+        height = 0.95 + 0.15 * n_rows
+        fig = _new_figure(width, height)
+        axes = fig.subplots(1, len(outcomes), squeeze=False, sharey=True)[0]
+        for ax, outcome in zip(axes, outcomes, strict=True):
+            part = q[q["outcome"] == outcome]
+            for _, r in part.iterrows():
+                yy = ypos[(str(r["modifier"]), str(r["quartile"]))]
+                ax.plot([r["conf_low"], r["conf_high"]], [yy, yy], color=INK, linewidth=1.0)
+                ax.plot([r["estimate"]], [yy], marker="s", markersize=4, color=INK)
+            ax.axvline(0, color="#555555", linewidth=0.8)
+            overall = _primary_effect(primary, outcome, visit)
+            if overall is not None:
+                ax.axvline(overall, color=EMPHASIS, linewidth=0.9, linestyle=(0, (3, 2)))
+            ax.set_title(f"{_outcome_label(plan, outcome)}, {visit}")
+            ax.set_xlabel("Treatment effect (95% CI)")
+            ax.tick_params(axis="y", length=0)
+            ax.spines["left"].set_visible(False)
+        ax0 = axes[0]
+        ax0.set_yticks(ticks)
+        ax0.set_yticklabels(ticklabels, fontsize=7.5)
+        _group_headers(fig, ax0, headers)
+        ax0.set_ylim(n_rows - 0.5, -0.8)
+        fig.subplots_adjust(
+            left=1.75 / width, right=0.98, top=1 - 0.35 / height, bottom=0.5 / height, wspace=0.1
+        )
+        desc = (
+            f"Treatment effect with 95% confidence intervals at the quartiles of each modifier, "
+            f"at {visit}; the dashed vertical line is the overall effect."
+        )
+        return _to_svg(
+            fig, key="fig-quartiles", title="Treatment effect at modifier quartiles", desc=desc
+        )

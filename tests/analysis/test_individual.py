@@ -1,0 +1,108 @@
+"""Individual treatment-effect predictions: direct contrasts, validation, behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.formula.api import ols as sm_ols
+
+from resolve import datasets
+from resolve.analysis.individual import predict_individual, profile_keys
+from resolve.analysis.plan import Plan, load_plan
+from resolve.errors import DataValidationError
+
+MODS = ["pseq", "pcs", "pain_baseline", "psychoactive", "frebaq", "tsk", "rmdq_baseline", "bbq"]
+PROFILE = {"pseq": 30, "pcs": 25, "pain_baseline": 7, "psychoactive": 1, "frebaq": 20,
+           "tsk": 45, "rmdq_baseline": 12, "bbq": 22}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return datasets.load("resolve")
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return load_plan()
+
+
+def test_profile_keys_of_the_resolve_plan(plan: Plan) -> None:
+    assert profile_keys(plan) == tuple(MODS)
+
+
+def test_effect_is_the_direct_contrast(data: pd.DataFrame, plan: Plan) -> None:
+    out = predict_individual(data, plan, PROFILE)
+    assert len(out) == 8 and (out.contrast == "resolve - sham").all()
+    base = data[data.visit == "baseline"].set_index("id")
+    for outcome, visit in (("pain", "week 52"), ("rmdq", "week 18")):
+        d = data[data.visit == visit].set_index("id").copy()
+        d["y"] = d[outcome]
+        d["trt"] = (d.arm == "resolve").astype(float)
+        assert (d[f"{outcome}_baseline"] == base[outcome].reindex(d.index)).all()
+        # y_0 is the modifier <outcome>_baseline, so it enters once
+        fit = sm_ols(f"y ~ trt * ({' + '.join(MODS)})", d).fit()
+        names = list(fit.params.index)
+        c = np.zeros(len(names))
+        c[names.index("trt")] = 1
+        for m in MODS:
+            c[names.index(f"trt:{m}")] = PROFILE[m]
+        tt = fit.t_test(c)
+        row = out.query("outcome == @outcome and visit == @visit").iloc[0]
+        assert row.estimate == pytest.approx(float(np.ravel(tt.effect)[0]), rel=1e-9)
+        assert row.std_error == pytest.approx(float(np.ravel(tt.sd)[0]), rel=1e-9)
+        lo, hi = tt.conf_int(alpha=0.05)[0]
+        assert (row.conf_low, row.conf_high) == (pytest.approx(lo), pytest.approx(hi))
+        assert row.df == fit.df_resid and row.n == fit.nobs
+        x = pd.DataFrame([{**PROFILE, "trt": 0.0}])
+        assert row.mean_reference == pytest.approx(float(fit.predict(x).iloc[0]), rel=1e-9)
+        assert row.mean_treatment == pytest.approx(row.mean_reference + row.estimate)
+
+
+def test_higher_frebaq_less_52_week_pain_benefit(data: pd.DataFrame, plan: Plan) -> None:
+    low = predict_individual(data, plan, {**PROFILE, "frebaq": 5})
+    high = predict_individual(data, plan, {**PROFILE, "frebaq": 25})
+    sel = (low.outcome == "pain") & (low.visit == "week 52")
+    assert high.loc[sel, "estimate"].iloc[0] > low.loc[sel, "estimate"].iloc[0] + 2
+    assert not low.extrapolated.any()
+
+
+def test_extrapolation_is_flagged(data: pd.DataFrame, plan: Plan) -> None:
+    out = predict_individual(data, plan, {**PROFILE, "frebaq": 36})
+    assert out.extrapolated.all()
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        ({k: v for k, v in PROFILE.items() if k != "tsk"}, "missing 'tsk'"),
+        ({**PROFILE, "age": 40}, "unknown 'age'"),
+        ({**PROFILE, "psychoactive": 0.5}, "binary modifier"),
+        ({**PROFILE, "bbq": float("nan")}, "finite"),
+        ({**PROFILE, "bbq": "high"}, "number"),
+        ([1, 2, 3], "mapping"),
+    ],
+)
+def test_bad_profiles_are_named(
+    data: pd.DataFrame, plan: Plan, profile: object, message: str
+) -> None:
+    with pytest.raises(DataValidationError, match=message):
+        predict_individual(data, plan, profile)  # type: ignore[arg-type]
+
+
+def test_baseline_outcome_key_when_it_is_not_a_modifier(data: pd.DataFrame, plan: Plan) -> None:
+    mods = tuple(m for m in plan.modifiers if m.name not in ("pain_baseline", "rmdq_baseline"))
+    p2 = replace(plan, modifiers=mods)
+    assert set(profile_keys(p2)) == {*MODS} - {"pain_baseline", "rmdq_baseline"} | {
+        "pain_baseline",
+        "rmdq_baseline",
+    }
+    prof = dict(PROFILE)
+    a = predict_individual(data, p2, prof)
+    b = predict_individual(data, p2, {**prof, "pain_baseline": 2})
+    # the baseline outcome shifts the predicted means, not the effect
+    np.testing.assert_allclose(a.estimate, b.estimate)
+    sel = a.outcome == "pain"
+    assert not np.allclose(a.loc[sel, "mean_reference"], b.loc[sel, "mean_reference"])
