@@ -43,7 +43,7 @@ class ModelData:
     term_columns: dict[str, IntArray]
     term_factors: dict[str, tuple[str, ...]]
     model_spec: Any
-    snapshot: pd.DataFrame
+    snapshot: dict[str, pd.Series]
     rows: IntArray
     factor_codes: dict[str, IntArray]
     x: Array
@@ -153,6 +153,10 @@ def _fast_codable(s: pd.Series) -> bool:
     )
 
 
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
 def _factor_codes(
     s: pd.Series, levels: tuple[str, ...] | None = None
 ) -> tuple[IntArray, tuple[str, ...]]:
@@ -175,31 +179,54 @@ def _factor_codes(
         lv = _levels(s) if levels is None else levels
         codes = pd.Categorical(s.astype(str).where(s.notna()), categories=list(lv)).codes
         return codes.astype(np.intp), lv
-    codes_u, uniques = pd.factorize(s, use_na_sentinel=True)
-    ustr = [str(u) for u in uniques]
+    ustr: list[str | None]
+    if pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        codes_u, uniques = pd.factorize(s, use_na_sentinel=True)
+        ustr = [str(u) for u in uniques]
+    else:
+        # Text columns: one dict lookup per row beats pd.factorize on (python-backed)
+        # pandas string arrays. Missing values (None, NaN, pd.NA) map to no level.
+        table: dict[object, int] = {}
+        codes_u = np.array(
+            [table.setdefault(v, len(table)) for v in s.to_numpy(dtype=object)], dtype=np.intp
+        )
+        ustr = [None if _is_missing(v) else str(v) for v in table]
     if levels is None:
-        levels = tuple(sorted(set(ustr)))
+        levels = tuple(sorted({u for u in ustr if u is not None}))
     pos = {lv: i for i, lv in enumerate(levels)}
-    mapping = np.array([pos.get(u, -1) for u in ustr] + [-1], dtype=np.intp)
+    mapping = np.array([-1 if u is None else pos.get(u, -1) for u in ustr] + [-1], dtype=np.intp)
     return mapping[np.asarray(codes_u, dtype=np.intp)], levels
 
 
 def _factor_frame(
-    snapshot: pd.DataFrame,
+    snapshot: Mapping[str, pd.Series],
     rows: IntArray,
     codes: dict[str, IntArray],
     levels: Mapping[str, tuple[str, ...]],
 ) -> pd.DataFrame:
-    """Rows ``rows`` of ``snapshot`` with the coded factors as pandas Categoricals."""
-    frame = snapshot.iloc[rows]
+    """Rows ``rows`` of the snapshot columns, with the coded factors as pandas Categoricals."""
+    frame = pd.DataFrame({c: s.iloc[rows] for c, s in snapshot.items()})
     if not codes:
         return frame
     return frame.assign(**{v: _as_factor(c, levels[v], frame.index) for v, c in codes.items()})
 
 
-def _rows_of(s: pd.Series, keep: NDArray[np.bool_]) -> pd.Series:
-    """``s`` restricted to the kept rows (no copy when every row is kept)."""
-    return s if keep.all() else s[keep]
+def _kept_factor(s: pd.Series, keep: NDArray[np.bool_]) -> tuple[IntArray, tuple[str, ...]]:
+    """Codes of the kept rows of ``s`` and its levels among them.
+
+    Levels follow R's ``factor()`` on the analysed rows: a categorical column keeps
+    all its categories; otherwise only values present in kept rows are levels.
+    """
+    codes, levels = _factor_codes(s)
+    kept = codes[keep]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return kept, levels
+    present = np.unique(kept[kept >= 0])
+    if present.size == len(levels):
+        return kept, levels
+    remap = np.full(len(levels) + 1, -1, dtype=np.intp)  # the last slot maps -1 to -1
+    remap[present] = np.arange(present.size)
+    return remap[kept], tuple(levels[int(i)] for i in present)
 
 
 def _as_factor(codes: IntArray, levels: tuple[str, ...], index: pd.Index) -> pd.Series:
@@ -370,9 +397,9 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     if np.unique(pair).size < pair.size:
         require_unique(data, [spec.subject, spec.visit])  # raises, naming a duplicate
     used = [outcome, *rhs_vars, *extra]
-    # A copy of the model's columns: later changes to ``data`` never reach the fit.
-    snapshot = data[list(dict.fromkeys([spec.subject, spec.visit, *used]))]
-    keep = snapshot[used].notna().all(axis=1).to_numpy()
+    # Copies of the model's columns: later changes to ``data`` never reach the fit.
+    snapshot = {c: data[c].copy() for c in dict.fromkeys([spec.subject, spec.visit, *used])}
+    keep = np.logical_and.reduce([snapshot[c].notna().to_numpy() for c in used])
     if spec.weights is not None:
         w = pd.to_numeric(data[spec.weights], errors="coerce")
         if ((w <= 0) & keep).any() or not pd.api.types.is_numeric_dtype(data[spec.weights]):
@@ -397,7 +424,7 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
             if v == spec.visit:
                 codes[v] = visit_code
             else:
-                codes[v], levels[v] = _factor_codes(_rows_of(snapshot[v], keep))
+                codes[v], levels[v] = _kept_factor(snapshot[v], keep)
         else:
             numeric.append(v)
     present, subj_code = np.unique(subj_all[keep], return_inverse=True)
@@ -418,7 +445,8 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     group_levels: tuple[str, ...] = ("all",)
     group_of_subject = np.zeros(len(subjects), dtype=np.intp)
     if spec.group is not None:
-        gcode, group_levels = _factor_codes(snapshot[spec.group].iloc[rows])
+        gcode, group_levels = _kept_factor(snapshot[spec.group], keep)
+        gcode = gcode[order]
         if len(group_levels) > MAX_GROUPS:
             raise DataValidationError(
                 f"group column {spec.group!r} has {len(group_levels)} levels; at most "
