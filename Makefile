@@ -36,6 +36,11 @@ typecheck: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_scoring.py
+	$(BIN)/python benchmarks/bench_mmrm.py
+	$(BIN)/python benchmarks/bench_mmrm_batch.py --jobs 1
+	$(BIN)/python benchmarks/bench_mmrm_batch.py --jobs 2
+	$(BIN)/python benchmarks/bench_analysis.py
+	$(BIN)/python benchmarks/bench_demo.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
