@@ -123,3 +123,14 @@ def test_unknown_term_and_missing_replicate_column(sims: pd.DataFrame) -> None:
         mmrm_batch(FORMULA, sims, replicate="nope", **KW)
     with pytest.raises(DataValidationError, match="not coefficients"):
         mmrm_batch(FORMULA, sims, replicate="rep", terms=["zzz"], **KW)
+
+
+@pytest.mark.parametrize("cov", ["sp_exp", "sp_pow", "sp_gau"])
+def test_spatial_structures_are_refused(sims: pd.DataFrame, cov: str) -> None:
+    with pytest.raises(ValueError, match="does not support spatial"):
+        mmrm_batch(FORMULA, sims, replicate="rep", cov=cov, **KW)
+
+
+def test_coordinates_need_a_spatial_structure(sims: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="only used with the spatial structures"):
+        mmrm(FORMULA, sims[sims.rep == 0], cov="us", coordinates="rep", **KW)

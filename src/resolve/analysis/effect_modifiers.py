@@ -424,30 +424,43 @@ def _analyse(w: WideData, *, credibility: bool) -> ModifierAnalysis:
     return ModifierAnalysis(table, quartiles, curves, global_tests, cred)
 
 
+def joint_fit(w: WideData, outcome: str, visit: str) -> tuple[OLSFit, _Cell]:
+    """OLS of ``y_t ~ arm * (m_1 + ... + m_k) [+ y_0 + covariates]`` on one cell's complete cases.
+
+    Coefficients, in order: ``(Intercept)``, ``arm[<contrast>]`` per non-reference
+    arm, the modifiers, ``arm[<contrast>]:<modifier>`` (arm-major), then the
+    adjustment terms. Used by the global heterogeneity test and by
+    :func:`resolve.analysis.individual.predict_individual`.
+    """
+    specs = w.plan.modifiers
+    labels = w.contrast_labels
+    cols = [s.column for s in specs]
+    cell = _cell(w, outcome, visit, cols)
+    M = w.baseline[cols].to_numpy()[cell.mask]
+    X = np.column_stack(
+        [np.ones(cell.y.size), cell.arm, M]
+        + [cell.arm[:, [i]] * M for i in range(len(labels))]
+        + [cell.adjust]
+    )
+    names = ["(Intercept)", *(f"arm[{c}]" for c in labels), *(s.name for s in specs)]
+    names += [f"arm[{c}]:{s.name}" for c in labels for s in specs]
+    names += list(cell.adjust_names)
+    return ols(X, cell.y, names), cell
+
+
 def _global_tests(w: WideData, visits: list[str]) -> pd.DataFrame:
     """Joint F test of every arm x modifier interaction, per outcome x visit."""
     plan = w.plan
     specs = plan.modifiers
     labels = w.contrast_labels
-    cols = [s.column for s in specs]
     adj = " + y_0" if plan.effect_modification.adjust_for_baseline else ""
     adj += "".join(f" + {c}" for c in plan.analysis.covariates)
     model = f"y_t ~ arm * ({' + '.join(s.name for s in specs)}){adj}"
     rows: list[dict[str, Any]] = []
     for outcome in plan.effect_modification.outcomes:
         for visit in visits:
-            cell = _cell(w, outcome, visit, cols)
-            M = w.baseline[cols].to_numpy()[cell.mask]
+            fit, cell = joint_fit(w, outcome, visit)
             n = cell.y.size
-            X = np.column_stack(
-                [np.ones(n), cell.arm, M]
-                + [cell.arm[:, [i]] * M for i in range(len(labels))]
-                + [cell.adjust]
-            )
-            names = ["(Intercept)", *(f"arm[{c}]" for c in labels), *(s.name for s in specs)]
-            names += [f"arm[{c}]:{s.name}" for c in labels for s in specs]
-            names += list(cell.adjust_names)
-            fit = ols(X, cell.y, names)
             idx = [fit.index(f"arm[{c}]:{s.name}") for c in labels for s in specs]
             L = np.zeros((len(idx), fit.coef.size))
             L[np.arange(len(idx)), idx] = 1.0

@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from resolve._validation import show_values
-from resolve.analysis._ols import contrast, ols
+from resolve.analysis._ols import contrast
 from resolve.analysis._wide import wide_data
-from resolve.analysis.effect_modifiers import _cell
+from resolve.analysis.effect_modifiers import joint_fit
 from resolve.analysis.plan import Plan, load_plan
 from resolve.errors import DataValidationError
 from resolve.stats._blas import limit_blas_threads
@@ -148,15 +148,8 @@ def predict_individual(
         visits = [v for v in plan.effect_modification.visits if v in w.visits]
         for outcome in plan.effect_modification.outcomes:
             for visit in visits:
-                cell = _cell(w, outcome, visit, cols)
-                M = w.baseline[cols].to_numpy()[cell.mask]
+                fit, cell = joint_fit(w, outcome, visit)
                 n = cell.y.size
-                X = np.column_stack(
-                    [np.ones(n), cell.arm, M]
-                    + [cell.arm[:, [i]] * M for i in range(a)]
-                    + [cell.adjust]
-                )
-                fit = ols(X, cell.y, [f"b{j}" for j in range(X.shape[1])])
                 adj_keys = [
                     f"{outcome}_baseline" if nm.endswith("_baseline_visit") else nm
                     for nm in cell.adjust_names

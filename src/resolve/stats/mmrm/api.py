@@ -9,12 +9,56 @@ import pandas as pd
 from resolve._validation import Interval
 from resolve.errors import DataValidationError
 from resolve.stats._blas import limit_blas_threads
+from resolve.stats.mmrm.covariance import get_structure
 from resolve.stats.mmrm.design import build_design
 from resolve.stats.mmrm.fit import FitControl, fit_model
 from resolve.stats.mmrm.result import MMRMResult
 from resolve.stats.mmrm.spec import MMRMSpec
 
-__all__ = ["mmrm"]
+__all__ = ["make_spec", "mmrm"]
+
+
+def make_spec(
+    formula: str,
+    *,
+    subject: str,
+    visit: str,
+    cov: str = "us",
+    group: str | None = None,
+    method: str = "reml",
+    df: str = "satterthwaite",
+    weights: str | None = None,
+    coordinates: str | Sequence[str] | None = None,
+    conf_level: float = 0.95,
+) -> MMRMSpec:
+    """Validate the scalar options of a fit and return its frozen :class:`MMRMSpec`."""
+    if coordinates is None:
+        coords: tuple[str, ...] = ()
+    elif isinstance(coordinates, str):
+        coords = (coordinates,)
+    else:
+        coords = tuple(coordinates)
+    level = Interval("conf_level", 0.0, 1.0, False, False)(conf_level)
+    for name, value in (("subject", subject), ("visit", visit)):
+        if not isinstance(value, str):
+            raise DataValidationError(f"{name} must be a column name; got {value!r}")
+    spec = MMRMSpec(
+        formula=formula,
+        subject=subject,
+        visit=visit,
+        cov=cov,
+        group=group,
+        method=method,
+        df=df,
+        weights=weights,
+        coordinates=coords,
+        conf_level=level,
+    )
+    if not get_structure(spec.cov).spatial and coords:
+        raise DataValidationError(
+            "coordinates are only used with the spatial structures 'sp_exp', 'sp_pow', 'sp_gau'"
+        )
+    return spec
 
 
 def mmrm(
@@ -101,19 +145,8 @@ def mmrm(
     >>> round(fit.loglik, 4)  # doctest: +SKIP
     -1693.2249
     """
-    coords: tuple[str, ...]
-    if coordinates is None:
-        coords = ()
-    elif isinstance(coordinates, str):
-        coords = (coordinates,)
-    else:
-        coords = tuple(coordinates)
-    level = Interval("conf_level", 0.0, 1.0, False, False)(conf_level)
-    for name, value in (("subject", subject), ("visit", visit)):
-        if not isinstance(value, str):
-            raise DataValidationError(f"{name} must be a column name; got {value!r}")
-    spec = MMRMSpec(
-        formula=formula,
+    spec = make_spec(
+        formula,
         subject=subject,
         visit=visit,
         cov=cov,
@@ -121,13 +154,10 @@ def mmrm(
         method=method,
         df=df,
         weights=weights,
-        coordinates=coords,
-        conf_level=level,
+        coordinates=coordinates,
+        conf_level=conf_level,
     )
-    if cov not in ("sp_exp", "sp_pow", "sp_gau") and coords:
-        raise DataValidationError(
-            "coordinates are only used with cov='sp_exp', 'sp_pow' or 'sp_gau'"
-        )
+    level = spec.conf_level
     with limit_blas_threads(1):
         model_data = build_design(spec, data)
         theta, evaluation, report, _ = fit_model(model_data, method == "reml", control)

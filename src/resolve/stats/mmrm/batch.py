@@ -30,6 +30,8 @@ from resolve._results import Result, jsonable
 from resolve._validation import Interval
 from resolve.errors import DataValidationError, ResolveError
 from resolve.stats._blas import limit_blas_threads
+from resolve.stats.mmrm.api import make_spec
+from resolve.stats.mmrm.covariance import get_structure
 from resolve.stats.mmrm.design import build_design
 from resolve.stats.mmrm.fit import FitControl, fit_model
 from resolve.stats.mmrm.result import COLUMNS, MMRMResult
@@ -260,12 +262,8 @@ def mmrm_batch(
     >>> out.to_frame().groupby("term").p_value.apply(lambda p: (p < 0.05).mean())
     ... # doctest: +SKIP
     """
-    level = Interval("conf_level", 0.0, 1.0, False, False)(conf_level)
-    for name, value in (("subject", subject), ("visit", visit)):
-        if not isinstance(value, str):
-            raise DataValidationError(f"{name} must be a column name; got {value!r}")
-    spec = MMRMSpec(
-        formula=formula,
+    spec = make_spec(
+        formula,
         subject=subject,
         visit=visit,
         cov=cov,
@@ -273,9 +271,10 @@ def mmrm_batch(
         method=method,
         df=df,
         weights=weights,
-        conf_level=level,
+        conf_level=conf_level,
     )
-    if spec.cov in ("sp_exp", "sp_gau"):
+    level = spec.conf_level
+    if get_structure(spec.cov).spatial:
         raise DataValidationError("mmrm_batch does not support spatial structures")
     parts = _split(datasets, replicate)
     wanted = None if terms is None else list(terms)
