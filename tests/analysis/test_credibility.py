@@ -17,11 +17,6 @@ from resolve.analysis.plan import Plan, load_plan
 from resolve.errors import DataValidationError
 
 
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    return load_plan()
-
-
 def _row(
     modifier: str, outcome: str, visit: str, estimate: float, p: float, **kw: Any
 ) -> dict[str, Any]:

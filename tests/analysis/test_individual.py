@@ -9,24 +9,13 @@ import pandas as pd
 import pytest
 from statsmodels.formula.api import ols as sm_ols
 
-from resolve import datasets
 from resolve.analysis.individual import predict_individual, profile_keys
-from resolve.analysis.plan import Plan, load_plan
+from resolve.analysis.plan import Plan
 from resolve.errors import DataValidationError
 
 MODS = ["pseq", "pcs", "pain_baseline", "psychoactive", "frebaq", "tsk", "rmdq_baseline", "bbq"]
 PROFILE = {"pseq": 30, "pcs": 25, "pain_baseline": 7, "psychoactive": 1, "frebaq": 20,
            "tsk": 45, "rmdq_baseline": 12, "bbq": 22}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def data() -> pd.DataFrame:
-    return datasets.load("resolve")
-
-
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    return load_plan()
 
 
 def test_profile_keys_of_the_resolve_plan(plan: Plan) -> None:

@@ -16,22 +16,12 @@ from scipy import stats
 
 from resolve import datasets
 from resolve.analysis.mi import impute, multiple_imputation, rubin_pool
-from resolve.analysis.plan import Plan, load_plan
+from resolve.analysis.plan import Plan
 from resolve.errors import DataValidationError
 
 R_DIR = Path(__file__).resolve().parents[1] / "reference" / "r"
 MODS = ["pseq", "pcs", "pain_baseline", "psychoactive", "frebaq", "tsk", "rmdq_baseline", "bbq"]
 VISITS = ["baseline", "week 12", "week 18", "week 26", "week 52"]
-
-
-@pytest.fixture(scope="module")
-def data() -> pd.DataFrame:
-    return datasets.load("resolve")
-
-
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    return load_plan()
 
 
 # ----------------------------------------------------------------------------- Rubin

@@ -19,7 +19,6 @@ import pytest
 from statsmodels.formula.api import ols as sm_ols
 from statsmodels.stats.multitest import multipletests
 
-from resolve import datasets
 from resolve.analysis.effect_modifiers import (
     CURVE_POINTS,
     analyse_modifiers,
@@ -27,22 +26,12 @@ from resolve.analysis.effect_modifiers import (
     rcs_knots,
 )
 from resolve.analysis.multiplicity import adjust_p
-from resolve.analysis.plan import Plan, load_plan
+from resolve.analysis.plan import Plan
 from resolve.errors import DataValidationError, UnknownNameError
 
 R_DIR = Path(__file__).resolve().parents[1] / "reference" / "r"
 KEYS = ["modifier", "outcome", "visit"]
 RTOL = 1e-6
-
-
-@pytest.fixture(scope="module")
-def data() -> pd.DataFrame:
-    return datasets.load("resolve")
-
-
-@pytest.fixture(scope="module")
-def plan() -> Plan:
-    return load_plan()
 
 
 @pytest.fixture(scope="module")
