@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "resolve.cli.mmrm",
     "resolve.cli.simulate",
     "resolve.cli.analyze",
+    "resolve.cli.trial",
 )
 
 
