@@ -514,3 +514,15 @@ def test_write_export_leaves_nothing_on_error(
             out, trial["participants"].drop(columns="status"), trial["responses"], trial["protocol"]
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_consort_counts_with_an_arm_not_yet_randomised(trial: dict[str, Any]) -> None:
+    """Early in a trial one arm may have nobody yet: counts are zero, not an error."""
+    p, r, proto = trial["participants"], trial["responses"], trial["protocol"]
+    first = p[p["arm"].notna()].iloc[:1]  # a single randomised participant
+    c = consort_counts(first, r[r["participant_id"].isin(first["participant_id"])], proto)
+    other = next(a.name for a in proto.arms if a.name != first["arm"].iloc[0])
+    allocated = c[(c.stage == "allocation") & (c.arm == other) & (c.measure == "allocated")]
+    assert int(allocated["n"].item()) == 0
+    followed = c[(c.stage == "follow-up") & (c.arm == other)]
+    assert len(followed) > 0 and (followed["n"] == 0).all()

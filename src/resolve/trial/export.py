@@ -1062,7 +1062,9 @@ def consort_counts(
         at = randp[randp["_arm"] == arm]
         for lab in follow:
             target = at["randomised_at"] + pd.to_timedelta(label_week[lab] * 7, unit="D")
-            got = np.array([bool(has.get((pid, lab), False)) for pid in at["participant_id"]])
+            got = np.array(
+                [bool(has.get((pid, lab), False)) for pid in at["participant_id"]], dtype=bool
+            )
             withdrawn = (
                 (at["withdrawn_at"].notna() & (at["withdrawn_at"] <= target))
                 | (at["withdrawn_at"].notna() & at["randomised_at"].isna())
@@ -1083,7 +1085,9 @@ def consort_counts(
     pv = pl.trial.primary_visit
     for arm in arms:
         at = randp[randp["_arm"] == arm]
-        got = np.array([bool(has.get((pid, pv), False)) for pid in at["participant_id"]])
+        got = np.array(
+            [bool(has.get((pid, pv), False)) for pid in at["participant_id"]], dtype=bool
+        )
         err = (
             at["_in_error"].to_numpy()
             if randomised_in_error == "exclude"
