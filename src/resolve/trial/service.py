@@ -71,6 +71,7 @@ from resolve.store.models import (
     Visit,
 )
 from resolve.trial.eligibility import EligibilityResult, check_eligibility
+from resolve.trial.export import PARTICIPANT_COLUMNS, RESPONSE_COLUMNS
 from resolve.trial.protocol import Protocol
 
 try:
@@ -120,38 +121,16 @@ MARKER_ENV = "RESOLVE_TEST_ALLOCATION_MARKER"
 _RETRY_SQLSTATES = {"40001", "40P01", "55P03", "53300", "57P03"}
 _MAX_ATTEMPTS = 60
 _TRIAL_ID = 1
+# The export contract's columns (resolve.trial.export) plus what the store also knows.
 PARTICIPANT_FRAME_COLUMNS = [
-    "participant_id",
-    "site",
-    "status",
-    "screened_at",
-    "eligible",
-    "ineligible_reasons",
-    "consented_at",
-    "consent_version",
-    "randomised_at",
-    "arm",
-    "stratum",
-    "age",
-    "withdrawn_at",
-    "lost_at",
+    *PARTICIPANT_COLUMNS,
     "duration_weeks",
     "pain",
     "exclusions",
     "factors",
     "status_reason",
 ]
-RESPONSE_FRAME_COLUMNS = [
-    "participant_id",
-    "visit",
-    "instrument",
-    "items",
-    "scores",
-    "recorded_at",
-    "version",
-    "instrument_version",
-    "user",
-]
+RESPONSE_FRAME_COLUMNS = [*RESPONSE_COLUMNS, "instrument_version", "user"]
 _MINIMISATION_KEY = "minimisation"
 _ACTIVE = {ParticipantStatus.randomised.value}
 _RECORDABLE = {
