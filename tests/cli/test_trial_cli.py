@@ -28,34 +28,112 @@ def test_full_flow_through_the_cli(
     code, out, err = invoke(["trial", "init", *db, "--seed", str(SEED), "--user", "admin"], capsys)
     assert code == 0, err
     assert "RESOLVE" in out and str(SEED) not in out
-    code, out, _ = invoke(["trial", "screen", *db, "--id", "P1", "--age", "40",
-                           "--duration-weeks", "20", "--pain", "6", "--user", "rc"], capsys)
+    code, out, _ = invoke(
+        [
+            "trial",
+            "screen",
+            *db,
+            "--id",
+            "P1",
+            "--age",
+            "40",
+            "--duration-weeks",
+            "20",
+            "--pain",
+            "6",
+            "--user",
+            "rc",
+        ],
+        capsys,
+    )
     assert code == 0 and out.strip() == "P1: eligible"
-    code, out, _ = invoke(["trial", "screen", *db, "--id", "P2", "--age", "40",
-                           "--duration-weeks", "6", "--pain", "2", "--exclusion", "pregnancy",
-                           "--user", "rc"], capsys)
+    code, out, _ = invoke(
+        [
+            "trial",
+            "screen",
+            *db,
+            "--id",
+            "P2",
+            "--age",
+            "40",
+            "--duration-weeks",
+            "6",
+            "--pain",
+            "2",
+            "--exclusion",
+            "pregnancy",
+            "--user",
+            "rc",
+        ],
+        capsys,
+    )
     assert code == 0 and "ineligible" in out and "pregnancy" in out.lower()
-    assert invoke(["trial", "consent", *db, "--id", "P1", "--version", "1.0",
-                   "--user", "rc"], capsys)[0] == 0
+    assert (
+        invoke(["trial", "consent", *db, "--id", "P1", "--version", "1.0", "--user", "rc"], capsys)[
+            0
+        ]
+        == 0
+    )
     code, out, _ = invoke(["trial", "randomise", *db, "--id", "P1", "--user", "rc"], capsys)
     assert code == 0
     assert out.strip() == generate_sequences(load_protocol(), SEED)[("sydney",)][0]
     # Second participant so that both arms may appear; items from a file and inline.
     for pid in ("P3", "P4"):
-        invoke(["trial", "screen", *db, "--id", pid, "--age", "50", "--duration-weeks", "52",
-                "--pain", "5"], capsys)
+        invoke(
+            [
+                "trial",
+                "screen",
+                *db,
+                "--id",
+                pid,
+                "--age",
+                "50",
+                "--duration-weeks",
+                "52",
+                "--pain",
+                "5",
+            ],
+            capsys,
+        )
         invoke(["trial", "consent", *db, "--id", pid, "--version", "1.0"], capsys)
         invoke(["trial", "randomise", *db, "--id", pid], capsys)
     items = tmp_path / "rmdq.json"
     items.write_text(json.dumps({f"rmdq24_{i}": 1 for i in range(1, 25)}))
-    code, out, err = invoke(["trial", "record", *db, "--id", "P1", "--visit", "baseline",
-                             "--instrument", "rmdq24", "--items", str(items)], capsys)
+    code, out, err = invoke(
+        [
+            "trial",
+            "record",
+            *db,
+            "--id",
+            "P1",
+            "--visit",
+            "baseline",
+            "--instrument",
+            "rmdq24",
+            "--items",
+            str(items),
+        ],
+        capsys,
+    )
     assert code == 0 and "total 24" in out, err
     for pid in ("P1", "P3", "P4"):
         for visit, pain in (("baseline", 6), ("week 18", 3)):
-            code, _, err = invoke(["trial", "record", *db, "--id", pid, "--visit", visit,
-                                   "--instrument", "nrs", "--items", f'{{"nrs_1": {pain}}}'],
-                                  capsys)
+            code, _, err = invoke(
+                [
+                    "trial",
+                    "record",
+                    *db,
+                    "--id",
+                    pid,
+                    "--visit",
+                    visit,
+                    "--instrument",
+                    "nrs",
+                    "--items",
+                    f'{{"nrs_1": {pain}}}',
+                ],
+                capsys,
+            )
             assert code == 0, err
     code, out, _ = invoke(["trial", "schedule", *db], capsys)
     assert code == 0 and out.startswith("visit,")
@@ -76,19 +154,68 @@ def test_bad_input_exits_2_and_writes_nothing(
 ) -> None:
     db = ["--db", db_url]
     assert invoke(["trial", "init", *db, "--seed", "1"], capsys)[0] == 0
-    invoke(["trial", "screen", *db, "--id", "P1", "--age", "40", "--duration-weeks", "20",
-            "--pain", "6"], capsys)
+    invoke(
+        [
+            "trial",
+            "screen",
+            *db,
+            "--id",
+            "P1",
+            "--age",
+            "40",
+            "--duration-weeks",
+            "20",
+            "--pain",
+            "6",
+        ],
+        capsys,
+    )
     before = len(service.participants(db_url))
     cases = [
-        ["trial", "screen", *db, "--id", "X", "--age", "40", "--duration-weeks", "20",
-         "--pain", "6", "--exclusion", "no_such_thing"],
-        ["trial", "screen", *db, "--id", "X", "--age", "40", "--duration-weeks", "20",
-         "--pain", "60"],
+        [
+            "trial",
+            "screen",
+            *db,
+            "--id",
+            "X",
+            "--age",
+            "40",
+            "--duration-weeks",
+            "20",
+            "--pain",
+            "6",
+            "--exclusion",
+            "no_such_thing",
+        ],
+        [
+            "trial",
+            "screen",
+            *db,
+            "--id",
+            "X",
+            "--age",
+            "40",
+            "--duration-weeks",
+            "20",
+            "--pain",
+            "60",
+        ],
         ["trial", "consent", *db, "--id", "P1", "--version", "9.9"],
         ["trial", "randomise", *db, "--id", "P1"],  # not consented
         ["trial", "randomise", *db, "--id", "NOBODY"],
-        ["trial", "record", *db, "--id", "P1", "--visit", "baseline", "--instrument", "nrs",
-         "--items", "{not json"],
+        [
+            "trial",
+            "record",
+            *db,
+            "--id",
+            "P1",
+            "--visit",
+            "baseline",
+            "--instrument",
+            "nrs",
+            "--items",
+            "{not json",
+        ],
         ["trial", "init", *db],  # already initialised
     ]
     for args in cases:
@@ -103,8 +230,22 @@ def test_bad_input_exits_2_and_writes_nothing(
 def test_randomise_refuses_twice(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     db = ["--db", db_url]
     invoke(["trial", "init", *db, "--seed", "3"], capsys)
-    invoke(["trial", "screen", *db, "--id", "P1", "--age", "40", "--duration-weeks", "20",
-            "--pain", "6"], capsys)
+    invoke(
+        [
+            "trial",
+            "screen",
+            *db,
+            "--id",
+            "P1",
+            "--age",
+            "40",
+            "--duration-weeks",
+            "20",
+            "--pain",
+            "6",
+        ],
+        capsys,
+    )
     invoke(["trial", "consent", *db, "--id", "P1", "--version", "1.0"], capsys)
     assert invoke(["trial", "randomise", *db, "--id", "P1"], capsys)[0] == 0
     code, out, err = invoke(["trial", "randomise", *db, "--id", "P1"], capsys)
@@ -116,14 +257,31 @@ def test_audit_verify_names_the_tampered_event(
 ) -> None:
     db = ["--db", db_url]
     invoke(["trial", "init", *db, "--seed", "3", "--user", "admin"], capsys)
-    invoke(["trial", "screen", *db, "--id", "P1", "--age", "40", "--duration-weeks", "20",
-            "--pain", "6", "--user", "rc"], capsys)
+    invoke(
+        [
+            "trial",
+            "screen",
+            *db,
+            "--id",
+            "P1",
+            "--age",
+            "40",
+            "--duration-weeks",
+            "20",
+            "--pain",
+            "6",
+            "--user",
+            "rc",
+        ],
+        capsys,
+    )
     with service.engine_for(db_url).begin() as conn:
         target = conn.execute(
             text("SELECT id FROM audit_event WHERE action = 'screen'")
         ).scalar_one()
-        conn.execute(text("UPDATE audit_event SET user_name = 'someone else' WHERE id = :i"),
-                     {"i": target})
+        conn.execute(
+            text("UPDATE audit_event SET user_name = 'someone else' WHERE id = :i"), {"i": target}
+        )
     code, _, err = invoke(["trial", "audit", "verify", *db], capsys)
     assert code == 1
     assert f"audit event {target}:" in err
@@ -135,8 +293,7 @@ def test_no_command_reveals_a_future_allocation(
     db = ["--db", db_url]
     seed = 987654
     outputs = [invoke(["trial", "init", *db, "--seed", str(seed)], capsys)[1]]
-    for cmd in (["trial", "schedule", *db], ["trial", "audit", "verify", *db],
-                ["trial", "--help"]):
+    for cmd in (["trial", "schedule", *db], ["trial", "audit", "verify", *db], ["trial", "--help"]):
         outputs.append(invoke(cmd, capsys)[1])
     text_out = "\n".join(outputs)
     assert str(seed) not in text_out

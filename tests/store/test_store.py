@@ -46,9 +46,21 @@ def test_migrations_create_schema_idempotently(db_url: str) -> None:
     assert current_revision(engine) == head_revision() == "0001"
     tables = set(inspect(engine).get_table_names())
     assert {
-        "trial", "site", "app_user", "participant", "stratum", "sequence_slot", "allocation",
-        "unblinding", "visit", "response", "response_revision", "session_delivery",
-        "audit_event", "audit_head", "sealed_parameter",
+        "trial",
+        "site",
+        "app_user",
+        "participant",
+        "stratum",
+        "sequence_slot",
+        "allocation",
+        "unblinding",
+        "visit",
+        "response",
+        "response_revision",
+        "session_delivery",
+        "audit_event",
+        "audit_head",
+        "sealed_parameter",
     } <= tables
     engine.dispose()
 
@@ -58,8 +70,16 @@ def _chain(db_url: str, n: int) -> object:
     upgrade(engine)
     for k in range(n):
         with Session(engine) as s, s.begin():
-            audit.append(s, user="u", entity="thing", entity_id=k, action="set",
-                         old={"v": k}, new={"v": k + 1}, reason="because")
+            audit.append(
+                s,
+                user="u",
+                entity="thing",
+                entity_id=k,
+                action="set",
+                old={"v": k},
+                new={"v": k + 1},
+                reason="because",
+            )
     return engine
 
 

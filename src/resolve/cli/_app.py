@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+from typing import Any
 
 import typer
 from typer.exceptions import TyperException
@@ -28,9 +30,12 @@ _COMMAND_MODULES = (
 )
 
 
-def _register() -> None:
+@functools.cache
+def _command() -> Any:
+    """The click command tree, built once per process (every module registered)."""
     for name in _COMMAND_MODULES:
         importlib.import_module(name)
+    return typer.main.get_command(app)
 
 
 def _one_line(message: str) -> str:
@@ -39,8 +44,7 @@ def _one_line(message: str) -> str:
 
 def run(argv: list[str]) -> int:
     """Run the CLI on ``argv`` and return the exit status (never raises)."""
-    _register()
-    command = typer.main.get_command(app)
+    command = _command()
     try:
         result = command.main(args=argv, prog_name="resolve", standalone_mode=False)
     except typer.Exit as exc:
