@@ -339,19 +339,34 @@ def run_trial(args: argparse.Namespace) -> dict[str, Any]:
         for visit in (v for v in protocol.visits if v.kind == "follow-up"):
             for code, who in assigned.items():
                 values = who.outcomes.get(visit.name)
+                attended = values is not None and not math.isnan(values["pain"])
                 for inst in visit.instruments:
                     column = SIMULATED_OUTCOMES.get(inst)
-                    if values is None or column is None:
+                    if values is None:
                         skipped.add((visit.name, inst))
                         continue
-                    value = values[column]
-                    if math.isnan(value):  # missed visit (dropout): nothing is recorded
+                    if column is not None:
+                        value = values[column]
+                        if math.isnan(value):  # missed visit (dropout): nothing is recorded
+                            continue
+                        items = (
+                            {"nrs_1": int(value)}
+                            if inst == "nrs"
+                            else rmdq_items(value, rmdq_names, rng)
+                        )
+                    elif not attended:
                         continue
-                    items = (
-                        {"nrs_1": int(value)}
-                        if inst == "nrs"
-                        else rmdq_items(value, rmdq_names, rng)
-                    )
+                    elif inst == "gpe":
+                        # example assumption: global change follows the change in pain
+                        change = int(who.baseline_items["nrs"]["nrs_1"]) - values["pain"]
+                        items = {"gpe_1": int(np.clip(round(change), -5, 5))}
+                    elif inst in who.baseline_items:
+                        # example assumption: the simulator has no model of change in these
+                        # questionnaires, so the participant re-answers as at baseline
+                        items = who.baseline_items[inst]
+                    else:
+                        skipped.add((visit.name, inst))
+                        continue
                     cli(
                         "trial", "record", "--db", db, "--id", code, "--visit", visit.name,
                         "--instrument", inst, "--items", json.dumps(items), "--user", USER,
