@@ -7,6 +7,7 @@ parameter or column, the allowed values and what was received.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from resolve.errors import DataValidationError, UnknownNameError
 __all__ = [
     "Interval",
     "OneOf",
+    "parse_toml",
     "require_columns",
     "require_unique",
     "show_values",
@@ -106,3 +108,11 @@ def require_unique(data: pd.DataFrame, keys: Sequence[str], *, what: str = "data
             f"{what} has {n} rows sharing a key ({where} is one); "
             f"rows must be unique on {', '.join(keys)}"
         )
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """Parse TOML ``text``; a syntax error names ``source`` (file name) and the position."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DataValidationError(f"{source}: not valid TOML ({exc})") from None

@@ -14,7 +14,6 @@ Examples
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -24,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from resolve._validation import require_columns, show_values
+from resolve._validation import parse_toml, require_columns, show_values
 from resolve.errors import DataValidationError
 
 __all__ = [
@@ -345,8 +344,4 @@ def load_plan(path: str | Path | None = None) -> Plan:
         p = Path(path)
         text = p.read_text(encoding="utf-8")
         source = p.name
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DataValidationError(f"{source}: not valid TOML ({exc})") from None
-    return _parse(raw, source)
+    return _parse(parse_toml(text, source), source)

@@ -18,7 +18,6 @@ Examples
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -26,7 +25,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from resolve._validation import Interval
+from resolve._validation import Interval, parse_toml
 from resolve.errors import DataValidationError
 
 __all__ = [
@@ -563,12 +562,7 @@ def load_scenario(path: str | Path) -> Scenario:
     'resolve'
     """
     p = Path(path)
-    with p.open("rb") as fh:
-        try:
-            data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise DataValidationError(f"{p.name}: not valid TOML: {exc}") from None
-    return scenario_from_dict(data, source=p.name)
+    return scenario_from_dict(parse_toml(p.read_text(encoding="utf-8"), p.name), source=p.name)
 
 
 DEFAULT_PATH = str(resources.files("resolve.simulate").joinpath("scenarios", "resolve.toml"))

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
+from resolve._validation import parse_toml
 from resolve.errors import DataValidationError
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "VisitKind",
     "VisitSpec",
     "load_protocol",
+    "parse_protocol",
 ]
 
 VisitKind: TypeAlias = Literal["screening", "baseline", "session", "follow-up"]
@@ -555,8 +556,9 @@ def load_protocol(path: str | Path | None = None) -> Protocol:
         except OSError as exc:
             raise DataValidationError(f"{p}: cannot read protocol file ({exc.strerror})") from None
         source = p.name
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DataValidationError(f"{source}: not valid TOML ({exc})") from None
-    return _parse(raw, source)
+    return parse_protocol(text, source)
+
+
+def parse_protocol(text: str, source: str) -> Protocol:
+    """Parse and validate protocol TOML ``text``; errors name ``source`` and the key."""
+    return _parse(parse_toml(text, source), source)

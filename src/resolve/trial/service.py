@@ -37,7 +37,6 @@ import os
 import random
 import secrets
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -280,13 +279,9 @@ def _trial(session: Session) -> Trial:
 
 @functools.lru_cache(maxsize=8)
 def _protocol_from_text(text: str, source: str) -> Protocol:
-    from resolve.trial.protocol import _parse
+    from resolve.trial.protocol import parse_protocol
 
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DataValidationError(f"{source}: not valid TOML ({exc})") from None
-    return _parse(raw, source)
+    return parse_protocol(text, source)
 
 
 def _protocol(trial: Trial) -> Protocol:
