@@ -20,10 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
-from resolve._validation import parse_toml, require_columns, show_values
+from resolve._validation import parse_toml
 from resolve.errors import DataValidationError
 
 __all__ = [
@@ -32,6 +31,7 @@ __all__ = [
     "ModifierSpec",
     "OutcomeSpec",
     "Plan",
+    "ResponderSpec",
     "TrialSpec",
     "load_plan",
 ]
@@ -50,6 +50,14 @@ class TrialSpec:
     visits: tuple[str, ...]
     baseline_visit: str
     primary_visit: str
+    #: Time of each visit (same order as ``visits``), e.g. weeks since randomisation;
+    #: ``None`` when the plan gives none (figures then label visits by name).
+    visit_times: tuple[float, ...] | None = None
+    #: What ``visit_times`` measure, e.g. ``"weeks since randomisation"``.
+    time_label: str = "weeks since randomisation"
+    #: Extra between-arm contrasts beyond every arm against the reference arm, as
+    #: ``(arm, comparator)`` pairs, e.g. ``(("GSR+education", "GSR"),)``.
+    extra_contrasts: tuple[tuple[str, str], ...] = ()
 
     @property
     def followup_visits(self) -> tuple[str, ...]:
@@ -66,6 +74,8 @@ class OutcomeSpec:
     role: Literal["primary", "secondary"] = "secondary"
     higher_is: Literal["worse", "better"] = "worse"
     mcid: float | None = None
+    #: Valid range ``(low, high)`` of the outcome's values; ``None`` = no check.
+    range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,24 @@ class ModifierSpec:
 
 
 @dataclass(frozen=True)
+class ResponderSpec:
+    """A responder definition: improvement from baseline of at least ``percent`` % or ``points``.
+
+    Improvement is the change from the participant's baseline value in the
+    direction of benefit (a decrease when the outcome's ``higher_is`` is
+    ``"worse"``).  When both thresholds are given, either suffices.  Evaluated at
+    ``visits`` (default: every follow-up visit).
+    """
+
+    name: str
+    outcome: str
+    label: str
+    percent: float | None = None
+    points: float | None = None
+    visits: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AnalysisSettings:
     """Primary and sensitivity models, df method, covariates, missing data."""
 
@@ -90,6 +118,8 @@ class AnalysisSettings:
     sensitivity_cov: str = "us"
     df: str = "satterthwaite"
     covariates: tuple[str, ...] = ()
+    #: Declared levels of categorical covariates (first = reference level), by column.
+    covariate_levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     mi_m: int = 20
     mi_seed: int = 2022
     mi_enabled: bool = False
@@ -117,6 +147,7 @@ class Plan:
     analysis: AnalysisSettings
     effect_modification: EffectModificationSettings
     modifiers: tuple[ModifierSpec, ...]
+    responders: tuple[ResponderSpec, ...] = ()
     source: str = "<default>"
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -135,71 +166,10 @@ class Plan:
         return tuple(dict.fromkeys(cols))
 
     def validate_data(self, data: pd.DataFrame, *, source: str = "data") -> pd.DataFrame:
-        """Check ``data`` against the plan; return it with arm and visit as strings.
+        """Check ``data`` against the plan; see :func:`resolve.analysis.validate.validate_data`."""
+        from resolve.analysis.validate import validate_data
 
-        Raises :class:`DataValidationError` naming the problem: a column the plan
-        names but the data lack, unknown arms or visits, duplicate subject-visit
-        rows, a non-numeric outcome or modifier, a modifier with no variance, or
-        a modifier that varies within a participant.
-        """
-        t = self.trial
-        require_columns(data, self.columns, what=source)
-        out = data.copy()
-        for col in (t.arm, t.visit):
-            out[col] = out[col].astype("string")
-        for col, allowed, what in ((t.arm, t.arms, "arm"), (t.visit, t.visits, "visit")):
-            seen = set(out[col].dropna().unique())
-            unknown = sorted(seen - set(allowed))
-            if unknown:
-                raise DataValidationError(
-                    f"{source}: column {col!r} has {what}(s) {show_values(unknown)} not in "
-                    f"the plan ({', '.join(allowed)})"
-                )
-            if out[col].isna().any():
-                row = int(np.flatnonzero(out[col].isna().to_numpy())[0])
-                raise DataValidationError(
-                    f"{source}: column {col!r} is empty on data row {row + 1}"
-                )
-        dup = out.duplicated([t.subject, t.visit], keep=False)
-        if dup.any():
-            first = out.loc[dup, [t.subject, t.visit]].iloc[0]
-            raise DataValidationError(
-                f"{source}: {int(dup.sum())} rows share a participant and visit "
-                f"({t.subject}={first[t.subject]!r}, {t.visit}={first[t.visit]!r} is one)"
-            )
-        per_subject_arm = out.groupby(t.subject)[t.arm].nunique()
-        if (per_subject_arm > 1).any():
-            bad = per_subject_arm.index[per_subject_arm > 1][0]
-            raise DataValidationError(f"{source}: participant {bad!r} has more than one arm")
-        numeric = [o.column for o in self.outcomes] + [m.column for m in self.modifiers]
-        numeric += list(self.analysis.covariates)
-        for col in numeric:
-            values = out[col]
-            if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-                bad_vals = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
-                raise DataValidationError(
-                    f"{source}: column {col!r} must be numeric; "
-                    f"found {show_values(bad_vals.unique())}"
-                )
-        for m in self.modifiers:
-            per = out.groupby(t.subject)[m.column].nunique(dropna=True)
-            if (per > 1).any():
-                raise DataValidationError(
-                    f"{source}: modifier {m.column!r} varies within participant "
-                    f"{per.index[per > 1][0]!r}; it must be a baseline value"
-                )
-            values = out.drop_duplicates(t.subject)[m.column].dropna()
-            if values.nunique() < 2:
-                raise DataValidationError(
-                    f"{source}: modifier {m.column!r} has no variance "
-                    f"(every participant has {show_values(values.unique())})"
-                )
-            if m.type == "binary" and not set(values.unique()) <= {0, 1}:
-                raise DataValidationError(
-                    f"{source}: binary modifier {m.column!r} must be coded 0/1; found "
-                    f"{show_values(sorted(set(values.unique()) - {0, 1}))}"
-                )
-        return out
+        return validate_data(data, self, source=source)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -249,7 +219,18 @@ def _parse(raw: Mapping[str, Any], source: str) -> Plan:
         visits=tuple(_get(t, "visits", w, list)),
         baseline_visit=_get(t, "baseline_visit", w, str),
         primary_visit=_get(t, "primary_visit", w, str),
+        visit_times=_numbers(t, "visit_times", w),
+        time_label=_opt(t, "time_label", "weeks since randomisation", w),
+        extra_contrasts=tuple(tuple(pair) for pair in t.get("extra_contrasts", [])),  # type: ignore[misc]
     )
+    if trial.visit_times is not None and len(trial.visit_times) != len(trial.visits):
+        raise DataValidationError(f"{w}: 'visit_times' must give one time per visit")
+    for pair in trial.extra_contrasts:
+        if len(pair) != 2 or any(a not in trial.arms for a in pair) or pair[0] == pair[1]:
+            raise DataValidationError(
+                f"{w}: 'extra_contrasts' entries must be [arm, comparator] of two plan arms; "
+                f"got {list(pair)!r}"
+            )
     if len(trial.arms) < 2 or len(set(trial.arms)) != len(trial.arms):
         raise DataValidationError(f"{w}: 'arms' must list at least two distinct arms")
     if trial.reference_arm not in trial.arms:
@@ -272,6 +253,7 @@ def _parse(raw: Mapping[str, Any], source: str) -> Plan:
                     _opt(o, "higher_is", "worse", wo), ("worse", "better"), wo, "higher_is"
                 ),  # type: ignore[arg-type]
                 mcid=float(o["mcid"]) if "mcid" in o else None,
+                range=_range(o, wo),
             )
         )
     a = _opt(raw, "analysis", {}, source)
@@ -289,6 +271,9 @@ def _parse(raw: Mapping[str, Any], source: str) -> Plan:
         sensitivity_cov=_opt(a, "sensitivity_cov", "us", wa),
         df=_opt(a, "df", "satterthwaite", wa),
         covariates=_opt(a, "covariates", (), wa),
+        covariate_levels={
+            str(k): tuple(map(str, v)) for k, v in _opt(a, "covariate_levels", {}, wa).items()
+        },
         mi_m=_opt(mi, "m", 20, wa + " multiple_imputation"),
         mi_seed=_opt(mi, "seed", 2022, wa + " multiple_imputation"),
         mi_enabled=_opt(mi, "enabled", False, wa + " multiple_imputation"),
@@ -332,7 +317,55 @@ def _parse(raw: Mapping[str, Any], source: str) -> Plan:
         )
     if len({m.name for m in modifiers}) != len(modifiers):
         raise DataValidationError(f"{source}: modifier names must be unique")
-    return Plan(trial, tuple(outcomes), analysis, em, tuple(modifiers), source, raw)
+    responders = []
+    for k, r in enumerate(_opt(raw, "responders", [], source)):
+        wr = f"{source} [[responders]] #{k + 1}"
+        spec = ResponderSpec(
+            name=_get(r, "name", wr, str),
+            outcome=_get(r, "outcome", wr, str),
+            label=_opt(r, "label", _get(r, "name", wr, str), wr),
+            percent=float(r["percent"]) if "percent" in r else None,
+            points=float(r["points"]) if "points" in r else None,
+            visits=_opt(r, "visits", (), wr),
+        )
+        if spec.outcome not in names:
+            raise DataValidationError(f"{wr}: outcome {spec.outcome!r} is not a plan outcome")
+        if spec.percent is None and spec.points is None:
+            raise DataValidationError(f"{wr}: give 'percent', 'points' or both")
+        for v in spec.visits:
+            if v not in trial.followup_visits:
+                raise DataValidationError(f"{wr}: visit {v!r} is not a follow-up visit")
+        responders.append(spec)
+    return Plan(
+        trial,
+        tuple(outcomes),
+        analysis,
+        em,
+        tuple(modifiers),
+        tuple(responders),
+        source,
+        raw,
+    )
+
+
+def _numbers(table: Mapping[str, Any], key: str, where: str) -> tuple[float, ...] | None:
+    if key not in table:
+        return None
+    value = table[key]
+    if not isinstance(value, list) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        raise DataValidationError(f"{where}: {key!r} must be a list of numbers; got {value!r}")
+    return tuple(float(v) for v in value)
+
+
+def _range(table: Mapping[str, Any], where: str) -> tuple[float, float] | None:
+    r = _numbers(table, "range", where)
+    if r is None:
+        return None
+    if len(r) != 2 or not r[0] < r[1]:
+        raise DataValidationError(f"{where}: 'range' must be [low, high] with low < high")
+    return (r[0], r[1])
 
 
 def load_plan(path: str | Path | None = None) -> Plan:
