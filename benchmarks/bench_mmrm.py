@@ -1,8 +1,8 @@
 """Time resolve.stats.mmrm on the mmrm example trials (median of several runs).
 
 Run from the repository root: ``.venv/bin/python benchmarks/bench_mmrm.py``.
-Reference data: ``../shared/reference/mmrm/{fev,bcva}_data.csv`` (or
-``$RESOLVE_SHARED/reference/mmrm``).  Each model is fitted once to warm up,
+Reference data: ``tests/reference/sas/{fev,bcva}_data.csv`` in the repository
+(the mmrm example trials).  Each model is fitted once to warm up,
 then ``--runs`` times; the median wall time (``time.perf_counter``) of the
 fit plus the coefficient table (Satterthwaite df) is reported, with the
 log-likelihood as a correctness check.  If statsmodels is importable, its
@@ -12,7 +12,6 @@ log-likelihood as a correctness check.  If statsmodels is importable, its
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 import warnings
@@ -23,12 +22,7 @@ import pandas as pd
 
 from resolve.stats import mmrm
 
-
-def _shared() -> Path:
-    env = os.environ.get("RESOLVE_SHARED")
-    if env:
-        return Path(env) / "reference" / "mmrm"
-    return Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "mmrm"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "reference" / "sas"
 
 
 def _time(fn: Callable[[], float], runs: int, warmup: int = 5) -> tuple[float, float]:
@@ -47,9 +41,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=21)
     args = parser.parse_args()
-    shared = _shared()
-    fev = pd.read_csv(shared / "fev_data.csv")
-    bcva = pd.read_csv(shared / "bcva_data.csv")
+    fev = pd.read_csv(DATA / "fev_data.csv")
+    bcva = pd.read_csv(DATA / "bcva_data.csv")
     bcva_formula = "BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT"
 
     def fit(formula: str, data: pd.DataFrame, cov: str, table: bool = True) -> Callable[[], float]:

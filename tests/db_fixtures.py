@@ -4,6 +4,11 @@ Set ``RESOLVE_TEST_POSTGRES_URL`` to an admin URL (a role allowed to create
 databases, e.g. ``postgresql+psycopg://resolve_test:resolve_test@localhost/resolve_test_admin``;
 ``.ci/run`` sets it up) to run every store test on PostgreSQL too. Each test
 gets its own uniquely named database, dropped afterwards.
+
+Without the variable the PostgreSQL variants are skipped (one reason, see
+``SKIP_REASON``). With it set but the server unreachable they are skipped too,
+except under CI (``CI=true``), where that is a failure: CI must not pass with
+the PostgreSQL tests silently skipped.
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ import pytest
 
 POSTGRES_ENV = "RESOLVE_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgresql"]
+SKIP_REASON = f"PostgreSQL tests need {POSTGRES_ENV} (set by .ci/run; README 'Trial operations')"
+CONNECT_TIMEOUT_S = 5
+
+#: Admin URL -> why it is unusable ("" when it works); checked once per session.
+_PROBED: dict[str, str] = {}
 
 
 def _admin_connect(admin_url: str):  # type: ignore[no-untyped-def]
@@ -31,7 +41,35 @@ def _admin_connect(admin_url: str):  # type: ignore[no-untyped-def]
         password=url.password,
         dbname=url.database or "postgres",
         autocommit=True,
+        connect_timeout=CONNECT_TIMEOUT_S,
     )
+
+
+def _probe(admin_url: str) -> str:
+    """Why the PostgreSQL server at ``admin_url`` is unusable, or "" when it answers."""
+    if admin_url not in _PROBED:
+        try:
+            with _admin_connect(admin_url) as conn:
+                conn.execute("SELECT 1")
+        except Exception as exc:  # ImportError (no psycopg), OperationalError, bad URL
+            _PROBED[admin_url] = " ".join(f"{type(exc).__name__}: {exc}".split())
+        else:
+            _PROBED[admin_url] = ""
+    return _PROBED[admin_url]
+
+
+def _require_postgres() -> str:
+    """The admin URL; skip (or, under CI, fail) when PostgreSQL is not usable."""
+    admin = os.environ.get(POSTGRES_ENV)
+    if not admin:
+        pytest.skip(SKIP_REASON)
+    problem = _probe(admin)
+    if problem:
+        message = f"{POSTGRES_ENV} is set but PostgreSQL is unreachable: {problem}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return admin
 
 
 def _dispose(url: str) -> None:
@@ -50,9 +88,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
         _dispose(url)
         return
-    admin = os.environ.get(POSTGRES_ENV)
-    if not admin:
-        pytest.skip(f"{POSTGRES_ENV} not set (see README, 'Trial operations')")
+    admin = _require_postgres()
     from sqlalchemy.engine import make_url
 
     name = f"resolve_test_{uuid.uuid4().hex[:12]}"

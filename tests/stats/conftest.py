@@ -1,4 +1,4 @@
-"""Fixtures for the MMRM tests: reference data from ``shared/reference/mmrm``."""
+"""Fixtures for the MMRM tests: reference data from ``tests/reference/sas``."""
 
 from __future__ import annotations
 
@@ -10,24 +10,24 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sas_listing import shared_dir
+from sas_listing import REFERENCE_DIR
 
 
 @pytest.fixture(scope="session")
 def shared() -> Path:
-    path = shared_dir()
-    if not path.is_dir():
-        pytest.fail(f"reference folder {path} not found; set RESOLVE_SHARED")
-    return path
+    """The in-repo golden folder (``tests/reference/sas``), kept under its old fixture name."""
+    if not REFERENCE_DIR.is_dir():
+        pytest.fail(f"reference folder {REFERENCE_DIR} not found (it is part of the repository)")
+    return REFERENCE_DIR
 
 
 @pytest.fixture(scope="session")
 def fev(shared: Path) -> pd.DataFrame:
-    # golden data: shared/reference/mmrm/fev_data.csv
+    # golden data: tests/reference/sas/fev_data.csv
     return pd.read_csv(shared / "fev_data.csv")
 
 
 @pytest.fixture(scope="session")
 def bcva(shared: Path) -> pd.DataFrame:
-    # golden data: shared/reference/mmrm/bcva_data.csv
+    # golden data: tests/reference/sas/bcva_data.csv
     return pd.read_csv(shared / "bcva_data.csv")

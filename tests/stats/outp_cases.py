@@ -1,7 +1,7 @@
 """The models behind the ``sas_resid_*.txt`` listings and cached fits of them.
 
 Each listing's Model Information and Type 3 blocks identify the model
-(golden: shared/reference/mmrm/sas/sas_resid_*.txt):
+(golden: tests/reference/sas/sas/sas_resid_*.txt):
 
 * sas_resid_un.txt: FEV1 = RACE SEX AVISIT*ARMCD (same column space as
   ``RACE + SEX + ARMCD * AVISIT``), UN, REML, DDFM=BW, all 800 rows of fev_data.

@@ -1,4 +1,4 @@
-"""Parse the SAS PROC MIXED listings in ``shared/reference/mmrm/sas`` for tests.
+"""Parse the SAS PROC MIXED listings in ``tests/reference/sas/`` for tests.
 
 Only what the tests need: model information, the last iteration of the
 iteration history (``-2 (Res) Log Like`` with 8 decimals), fit statistics,
@@ -10,20 +10,16 @@ can compare within half a unit of the last printed digit.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SasListing", "SasNumber", "shared_dir"]
+__all__ = ["REFERENCE_DIR", "SasListing", "SasNumber"]
 
 
-def shared_dir() -> Path:
-    """``shared/reference/mmrm`` beside the repository (or ``$RESOLVE_SHARED/reference/mmrm``)."""
-    env = os.environ.get("RESOLVE_SHARED")
-    if env:
-        return Path(env) / "reference" / "mmrm"
-    return Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "mmrm"
+#: ``tests/reference/sas``: the mmrm example data and SAS PROC MIXED outputs
+#: (Apache-2.0, from R mmrm; see ``tests/reference/sas/NOTICE.md``).
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference" / "sas"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Empirical (sandwich) covariance (``df="empirical"``) against SAS PROC MIXED ``EMPIRICAL``.
 
-golden: shared/reference/mmrm/empirical/empirical_{us,cs,csh,ar1,arh1,adh,toep,toeph,spexp}
+golden: tests/reference/sas/empirical/empirical_{us,cs,csh,ar1,arh1,adh,toep,toeph,spexp}
 {,_weighted}{.txt,_covb.csv,_lsmean.csv}: ``PROC MIXED EMPIRICAL METHOD=REML; MODEL FEV1 =
 ARMCD; REPEATED AVISIT / SUBJECT=USUBJID TYPE=...`` (``spexp``: ``SP(EXP)(VISITN VISITN2)``),
 ``WEIGHT WEIGHT`` in the ``_weighted`` files.  SAS reports between-within df (195)
@@ -59,7 +59,7 @@ def _fit(fev: pd.DataFrame, file: str) -> MMRMResult:
 
 @pytest.mark.parametrize("file", FILES)
 def test_covariance_matrix_matches_sas(file: str, fev: pd.DataFrame, shared: Path) -> None:
-    # golden: shared/reference/mmrm/empirical/<file>_covb.csv
+    # golden: tests/reference/sas/empirical/<file>_covb.csv
     sas = pd.read_csv(shared / "empirical" / f"{file}_covb.csv")
     expected = sas[["Col1", "Col2"]].to_numpy()[:2]  # row/column 3 is the aliased PBO level
     fit = _fit(fev, file)
@@ -68,7 +68,7 @@ def test_covariance_matrix_matches_sas(file: str, fev: pd.DataFrame, shared: Pat
 
 @pytest.mark.parametrize("file", FILES)
 def test_lsmean_difference_matches_sas(file: str, fev: pd.DataFrame, shared: Path) -> None:
-    # golden: shared/reference/mmrm/empirical/<file>_lsmean.csv
+    # golden: tests/reference/sas/empirical/<file>_lsmean.csv
     sas = pd.read_csv(shared / "empirical" / f"{file}_lsmean.csv").iloc[0]
     ours = _fit(fev, file).lsmeans("ARMCD").differences.iloc[0]
     assert ours.contrast == "TRT - PBO"
@@ -83,7 +83,7 @@ def test_lsmean_difference_matches_sas(file: str, fev: pd.DataFrame, shared: Pat
 
 @pytest.mark.parametrize("file", FILES)
 def test_listing_tables_match(file: str, fev: pd.DataFrame, shared: Path) -> None:
-    # golden: shared/reference/mmrm/empirical/<file>.txt (Solution for Fixed Effects,
+    # golden: tests/reference/sas/empirical/<file>.txt (Solution for Fixed Effects,
     # Type 3 Tests, Least Squares Means)
     listing = SasListing(shared / "empirical" / f"{file}.txt")
     assert listing.info("Fixed Effects SE Method") == "Empirical"

@@ -1,6 +1,6 @@
 """Kenward-Roger (``df="kenward-roger"`` / ``"kenward-roger-linear"``) against SAS PROC MIXED.
 
-golden: shared/reference/mmrm/kenward-roger/kr_{us,cs,csh,ar1,arh1,adh,toep,toeph,spexp}.{csv,txt}
+golden: tests/reference/sas/kenward-roger/kr_{us,cs,csh,ar1,arh1,adh,toep,toeph,spexp}.{csv,txt}
 and kr1_*.{csv,txt}: ``MODEL FEV1 = ARMCD / DDFM=KR`` (``kr_*``) or ``DDFM=KR(LINEAR)``
 (``kr1_*``), ``REPEATED AVISIT / SUBJECT=USUBJID TYPE=...``, REML, reference arm PBO;
 ``spexp`` is ``TYPE=SP(EXP)(VISITN VISITN2)``.  The CSV files hold the LS-mean
@@ -97,7 +97,7 @@ def _rel(a: float, b: float) -> float:
 
 @pytest.mark.parametrize("file", FILES)
 def test_lsmean_difference_matches_sas_csv(file: str, fev: pd.DataFrame, shared: Path) -> None:
-    # golden: shared/reference/mmrm/kenward-roger/<file>.csv (and <file>.txt for the variant)
+    # golden: tests/reference/sas/kenward-roger/<file>.csv (and <file>.txt for the variant)
     folder = shared / "kenward-roger"
     name = file.split("_", 1)[1]
     variant = _variant(SasListing(folder / f"{file}.txt"))
@@ -122,7 +122,7 @@ def test_lsmean_difference_matches_sas_csv(file: str, fev: pd.DataFrame, shared:
 
 @pytest.mark.parametrize("file", FILES)
 def test_listing_tables_match(file: str, fev: pd.DataFrame, shared: Path) -> None:
-    # golden: shared/reference/mmrm/kenward-roger/<file>.txt (Solution for Fixed Effects,
+    # golden: tests/reference/sas/kenward-roger/<file>.txt (Solution for Fixed Effects,
     # Type 3 Tests, Least Squares Means, Differences of Least Squares Means)
     listing = SasListing(shared / "kenward-roger" / f"{file}.txt")
     name = file.split("_", 1)[1]
@@ -194,7 +194,7 @@ def test_kr_at_sas_parameters(name: str, fev: pd.DataFrame, shared: Path) -> Non
     """At SAS's own (printed) covariance parameters we reproduce SAS's -2 Res Log Like,
     KR standard error and df; this isolates SAS's early stop as the cause of the
     larger tolerance used for these structures above."""
-    # golden: shared/reference/mmrm/kenward-roger/kr_us.csv, kr_csh.csv, kr_adh.csv (+ .txt)
+    # golden: tests/reference/sas/kenward-roger/kr_us.csv, kr_csh.csv, kr_adh.csv (+ .txt)
     folder = shared / "kenward-roger"
     listing = SasListing(folder / f"kr_{name}.txt")
     sas = pd.read_csv(folder / f"kr_{name}.csv").iloc[0]

@@ -1,6 +1,6 @@
 """The model of sas_log.txt on the first 50 rows of fev_data, where SAS struggles.
 
-Golden: shared/reference/mmrm/sas/sas_log_nonconvergence.txt (ML) and
+Golden: tests/reference/sas/sas/sas_log_nonconvergence.txt (ML) and
 sas_log_nonconvergence_reml.txt (REML).  mmrm's design/SAS/sas.R made them with
 ``data_small <- fev_data[1:50, ]`` and ``FEV1 = ARMCD AVISIT ARMCD*AVISIT RACE
 SEX``, ``REPEATED AVISIT / TYPE=UN``: 13 subjects, 32 observations used, 10

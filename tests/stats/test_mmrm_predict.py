@@ -1,6 +1,6 @@
 """Predictions: SAS ``OUTP=`` predicted values and limits, and conditional prediction.
 
-Golden: shared/reference/mmrm/sas/sas_resid_un.txt (all 800 rows of fev_data,
+Golden: tests/reference/sas/sas/sas_resid_un.txt (all 800 rows of fev_data,
 including the 263 with missing FEV1), sas_resid_un_grp.txt (800 rows),
 sas_resid_un_weighted.txt and sas_resid_spatial.txt (537 rows each); columns
 ``Pred``, ``StdErrPred``, ``DF``, ``Lower``, ``Upper`` (models in ``outp_cases.py``).

@@ -2,7 +2,7 @@
 
 Golden files: ``tests/reference/r/*.csv``, documented (with the exact R calls
 and caveats) in ``tests/reference/README.md``; data ``fev_data.csv`` and
-``bcva_data.csv`` from ``shared/reference/mmrm`` (``RESOLVE_SHARED`` overrides).
+``bcva_data.csv`` from ``tests/reference/sas`` (in the repository).
 Models: fev ``FEV1 ~ RACE + SEX + ARMCD * AVISIT``, bcva ``BCVA_CHG ~ BCVA_BL +
 RACE + ARMCD * AVISIT``; subject ``USUBJID``, visit ``AVISIT``.  Each R model is
 matched by an engine structure: ``gls_us``/``gls_cs``/``gls_ar1`` by ``cov="us"/
@@ -208,7 +208,7 @@ def coef_rows(result: MMRMResult, r_terms: Iterable[str]) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def data(fev: pd.DataFrame, bcva: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    # golden data: shared/reference/mmrm/fev_data.csv, bcva_data.csv
+    # golden data: tests/reference/sas/fev_data.csv, bcva_data.csv
     return {"fev": fev, "bcva": bcva}
 
 

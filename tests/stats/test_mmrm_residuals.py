@@ -1,6 +1,6 @@
 """Residuals against SAS PROC MIXED ``OUTP=`` listings, plus their defining properties.
 
-Golden: shared/reference/mmrm/sas/sas_resid_un.txt, sas_resid_un_grp.txt,
+Golden: tests/reference/sas/sas/sas_resid_un.txt, sas_resid_un_grp.txt,
 sas_resid_un_weighted.txt and sas_resid_spatial.txt (models in ``outp_cases.py``),
 columns ``Resid``, ``PearsonResid``, ``ScaledResid`` (``VCIRY``) and
 ``StudentResid``, compared observation by observation (537 per listing).

@@ -1,4 +1,4 @@
-"""MMRM fits against SAS PROC MIXED listings (golden: shared/reference/mmrm/sas/).
+"""MMRM fits against SAS PROC MIXED listings (golden: tests/reference/sas/sas/).
 
 Every number comes from the named listing, parsed by ``sas_listing.py``.
 Tolerances always include the printed precision of the listing (half a unit in
@@ -160,7 +160,7 @@ def _ours_by_key(fit: MMRMResult) -> dict[str, pd.Series]:
 def test_log_likelihood_and_information_criteria(
     case: Case, fev: pd.DataFrame, shared: Path
 ) -> None:
-    # golden: shared/reference/mmrm/sas/<case.file> (Iteration History, Fit Statistics)
+    # golden: tests/reference/sas/sas/<case.file> (Iteration History, Fit Statistics)
     fit, sas = _fit(case, fev, shared)
     assert fit.converged
     assert -2 * fit.loglik == pytest.approx(sas.minus2ll(), abs=2e-4)
@@ -172,7 +172,7 @@ def test_log_likelihood_and_information_criteria(
 
 @pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
 def test_covariance_parameters(case: Case, fev: pd.DataFrame, shared: Path) -> None:
-    # golden: shared/reference/mmrm/sas/<case.file> (Covariance Parameter Estimates)
+    # golden: tests/reference/sas/sas/<case.file> (Covariance Parameter Estimates)
     fit, sas = _fit(case, fev, shared)
     ours = fit.cov_params
     order = _sas_visit_order(sas)
@@ -205,7 +205,7 @@ def test_covariance_parameters(case: Case, fev: pd.DataFrame, shared: Path) -> N
 
 @pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
 def test_fixed_effects(case: Case, fev: pd.DataFrame, shared: Path) -> None:
-    # golden: shared/reference/mmrm/sas/<case.file> (Solution for Fixed Effects)
+    # golden: tests/reference/sas/sas/<case.file> (Solution for Fixed Effects)
     fit, sas = _fit(case, fev, shared)
     ours = _ours_by_key(fit)
     checked = 0
@@ -241,7 +241,7 @@ def test_fixed_effects(case: Case, fev: pd.DataFrame, shared: Path) -> None:
 
 @pytest.mark.parametrize("file", ["sas_log_reml.txt", "sas_log.txt", "sas_weighted.txt"])
 def test_type3_tests(file: str, fev: pd.DataFrame, shared: Path) -> None:
-    # golden: shared/reference/mmrm/sas/sas_log_reml.txt, sas_log.txt, sas_weighted.txt
+    # golden: tests/reference/sas/sas/sas_log_reml.txt, sas_log.txt, sas_weighted.txt
     # (Type 3 Tests of Fixed Effects)
     case = next(c for c in CASES if c.file == file)
     fit, sas = _fit(case, fev, shared)
@@ -258,7 +258,7 @@ def test_type3_tests(file: str, fev: pd.DataFrame, shared: Path) -> None:
 
 
 def test_lsmeans_and_differences_match_sas(fev: pd.DataFrame, shared: Path) -> None:
-    # golden: shared/reference/mmrm/sas/sas_log_reml.txt (Least Squares Means,
+    # golden: tests/reference/sas/sas/sas_log_reml.txt (Least Squares Means,
     # Differences of Least Squares Means, Tests of Effect Slices)
     case = next(c for c in CASES if c.file == "sas_log_reml.txt")
     fit, sas = _fit(case, fev, shared)
@@ -299,7 +299,7 @@ def test_lsmeans_and_differences_match_sas(fev: pd.DataFrame, shared: Path) -> N
 
 
 def test_weighted_lsmeans_match_sas(fev: pd.DataFrame, shared: Path) -> None:
-    # golden: shared/reference/mmrm/sas/sas_weighted.txt (Least Squares Means)
+    # golden: tests/reference/sas/sas/sas_weighted.txt (Least Squares Means)
     case = next(c for c in CASES if c.file == "sas_weighted.txt")
     fit, sas = _fit(case, fev, shared)
     est = fit.lsmeans(["AVISIT_F", "ARMCD"]).estimates.set_index(["AVISIT_F", "ARMCD"])
@@ -314,7 +314,7 @@ def test_weighted_lsmeans_match_sas(fev: pd.DataFrame, shared: Path) -> None:
 
 
 def test_listing_visit_order_is_parsed(shared: Path) -> None:
-    # golden: shared/reference/mmrm/sas/sas_log_reml.txt (Class Level Information)
+    # golden: tests/reference/sas/sas/sas_log_reml.txt (Class Level Information)
     assert _sas_visit_order(SasListing(shared / "sas" / "sas_log_reml.txt")) == [
         "VIS2",
         "VIS3",

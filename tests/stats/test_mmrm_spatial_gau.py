@@ -1,6 +1,6 @@
 """Spatial Gaussian covariance (``cov="sp_gau"``) against SAS PROC MIXED ``TYPE=SP(GAU)``.
 
-golden: shared/reference/mmrm/sas/sas_sp_gau_{ml,reml}.txt (``SP(GAU)(VISITN)``),
+golden: tests/reference/sas/sas/sas_sp_gau_{ml,reml}.txt (``SP(GAU)(VISITN)``),
 sas_sp_gau2_{ml,reml}.txt (``SP(GAU)(VISITN VISITN2)``), both ``FEV1 = ``
 intercept only with Satterthwaite df; sas_sp_gau_kr.txt: ``FEV1 = ARMCD`` (class
 levels PBO TRT, so TRT is SAS's reference level), ``SP(GAU)(VISITN VISITN2)``,
@@ -35,7 +35,7 @@ CASES = {
 
 @pytest.mark.parametrize("file", sorted(CASES))
 def test_sp_gau_matches_sas(file: str, fev: pd.DataFrame, shared: Path) -> None:
-    # golden: shared/reference/mmrm/sas/<file>
+    # golden: tests/reference/sas/sas/<file>
     method, coords = CASES[file]
     sas = SasListing(shared / "sas" / file)
     assert sas.info("Covariance Structure") == "Spatial Gaussian"
@@ -68,7 +68,7 @@ def test_sp_gau_matches_sas(file: str, fev: pd.DataFrame, shared: Path) -> None:
 def test_sp_gau_kenward_roger_matches_sas(
     occurrence: int, df: str, fev: pd.DataFrame, shared: Path
 ) -> None:
-    # golden: shared/reference/mmrm/sas/sas_sp_gau_kr.txt
+    # golden: tests/reference/sas/sas/sas_sp_gau_kr.txt
     sas = SasListing(shared / "sas" / "sas_sp_gau_kr.txt")
     data = fev.copy()
     data["ARMCD"] = pd.Categorical(data["ARMCD"], categories=["TRT", "PBO"])

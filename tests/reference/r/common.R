@@ -12,17 +12,14 @@ this_script_dir <- function() {
   normalizePath(".")
 }
 
-## The shared dir: $RESOLVE_SHARED if set, else <repo parent>/shared,
-## where the repo root is three levels above tests/reference/r/.
-shared_dir <- function(script_dir) {
-  env <- Sys.getenv("RESOLVE_SHARED", unset = "")
-  if (nzchar(env)) return(normalizePath(env, mustWork = TRUE))
-  repo_root <- normalizePath(file.path(script_dir, "..", "..", ".."), mustWork = TRUE)
-  normalizePath(file.path(dirname(repo_root), "shared"), mustWork = TRUE)
+## The mmrm example data in the repository: tests/reference/sas/, a sibling of
+## this script's folder tests/reference/r/ (see tests/reference/sas/NOTICE.md).
+reference_data_dir <- function(script_dir) {
+  normalizePath(file.path(script_dir, "..", "sas"), mustWork = TRUE)
 }
 
 data_path <- function(script_dir, name) {
-  p <- file.path(shared_dir(script_dir), "reference", "mmrm", name)
+  p <- file.path(reference_data_dir(script_dir), name)
   if (!file.exists(p)) stop("data file not found: ", p)
   p
 }

@@ -2,7 +2,7 @@
 ## REML and ML, on fev_data and bcva_data, plus emmeans LS-means and TRT - PBO
 ## contrasts per visit for the unstructured fits.
 ##
-## Run:  Rscript tests/reference/r/gls.R      (from anywhere; env RESOLVE_SHARED optional)
+## Run:  Rscript tests/reference/r/gls.R      (from anywhere; data from tests/reference/sas/)
 ## Writes (next to this script):
 ##   gls_coefficients.csv  gls_fit_stats.csv  gls_covariance.csv
 ##   gls_emmeans.csv       gls_contrasts.csv

@@ -3,7 +3,7 @@
 ## variance components, fit statistics, type III ANOVA, emmeans LS-means and
 ## TRT - PBO contrasts per visit, and a timing of the bcva REML fit.
 ##
-## Run:  Rscript tests/reference/r/lmer.R     (from anywhere; env RESOLVE_SHARED optional)
+## Run:  Rscript tests/reference/r/lmer.R     (from anywhere; data from tests/reference/sas/)
 ## Writes (next to this script):
 ##   lmer_fixed_effects.csv  lmer_variance_components.csv  lmer_fit_stats.csv
 ##   lmer_anova_type3.csv    lmer_emmeans.csv              lmer_contrasts.csv

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate every R reference fixture in tests/reference/r/.
 # Needs R with nlme, lme4, lmerTest, emmeans (Debian: r-base-core r-cran-nlme
-# r-cran-lme4 r-cran-lmertest r-cran-emmeans). Data come from
-# <repo parent>/shared/reference/mmrm/ unless RESOLVE_SHARED points at another
-# shared dir (the one that contains reference/mmrm/).
+# r-cran-lme4 r-cran-lmertest r-cran-emmeans). The mmrm example data come from
+# tests/reference/sas/ in the repository (fev_data.csv, bcva_data.csv).
 # Takes about 10 minutes, dominated by the bcva unstructured gls fits.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
