@@ -7,9 +7,11 @@ parameter or column, the allowed values and what was received.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,6 +21,7 @@ from resolve.errors import DataValidationError, UnknownNameError
 __all__ = [
     "Interval",
     "OneOf",
+    "check_output_dir",
     "parse_toml",
     "require_columns",
     "require_unique",
@@ -116,3 +119,48 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DataValidationError(f"{source}: not valid TOML ({exc})") from None
+
+
+def check_output_dir(path: str | Path) -> None:
+    """Refuse an output directory that cannot be written, before any work starts.
+
+    The directory may exist (its files are then replaced) or not (it is created,
+    with missing parents). Writers put their files in a temporary directory beside
+    it first (:func:`resolve.analysis.run.atomic_directory`), so its parent must be
+    writable too. Messages name the path as given, never a temporary one.
+
+    Parameters
+    ----------
+    path : str or Path
+        The output directory as the user gave it (e.g. ``--out``).
+
+    Raises
+    ------
+    DataValidationError
+        ``path`` exists and is not a directory, a component of it is a file, or
+        the directory (or the one it would be created in) is not writable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> check_output_dir(root / "new" / "results")  # created later, by the writer
+    >>> _ = (root / "notes.txt").write_text("x")
+    >>> check_output_dir(root / "notes.txt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    resolve.errors.DataValidationError: .../notes.txt: exists and is not a directory
+    """
+    target = Path(path)
+    if target.is_symlink() and not target.exists():
+        raise DataValidationError(f"{path}: is a broken symbolic link")
+    if target.exists() and not target.is_dir():
+        raise DataValidationError(f"{path}: exists and is not a directory")
+    existing = next((p for p in (target, *target.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise DataValidationError(f"{path}: cannot create it ({existing} is not a directory)")
+    # the writer creates a temporary directory in the parent (or creates the parents)
+    where = [existing] if existing != target else [target, target.absolute().parent]
+    for folder in where:
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise DataValidationError(f"{path}: cannot write there ({folder} is not writable)")

@@ -168,3 +168,41 @@ def test_demo_scores_bundled_responses(tmp_path: Path, capsys: pytest.CaptureFix
     assert "R001" in out and "kinesiophobia" in out
     scores = pd.read_csv(out_file)
     assert len(scores) == 40 and "tsk17.total" in scores.columns
+
+
+@pytest.mark.parametrize(
+    ("ids", "value", "lines"),
+    [(["P1", "P2", "P1"], "P1", (2, 4)), (["A", "B", "C", " B "], "B", (3, 5))],
+)
+def test_duplicate_respondent_ids_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    ids: list[str],
+    value: str,
+    lines: tuple[int, int],
+) -> None:
+    rows = [[i, *["3"] * 17] for i in ids]
+    code, out, err = invoke(["score", "tsk17", str(write(tmp_path, tsk_csv(rows)))], capsys)
+    assert code == 2 and out == ""  # nothing scored
+    assert err == (
+        f"resolve: error: tsk.csv: respondent id {value!r} (column 'id') appears twice, "
+        f"on lines {lines[0]} and {lines[1]}; ids must be unique\n"
+    )
+
+
+def test_duplicate_ids_in_the_named_id_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "subject,id,nrs_1\nA,1,4\nB,1,5\nA,2,6\n", "nrs.csv")
+    code, out, err = invoke(["score", "nrs", str(path), "--id-column", "subject"], capsys)
+    assert code == 2 and out == ""
+    assert "nrs.csv: respondent id 'A' (column 'subject') appears twice, on lines 2 and 4" in err
+    code, out, err = invoke(["score", "nrs", str(path), "--id-column", "id"], capsys)
+    assert code == 2 and "(column 'id') appears twice, on lines 2 and 3" in err
+
+
+def test_blank_ids_are_not_duplicates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "id,nrs_1\n,4\n,5\nC,6\n", "nrs.csv")
+    code, out, err = invoke(["score", "nrs", str(path)], capsys)
+    assert code == 0, err
+    assert len(pd.read_csv(io.StringIO(out))) == 3

@@ -14,16 +14,35 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import pandas as pd
+from pydantic import (
+    Field,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
+from resolve._schema import (
+    SchemaError,
+    Table,
+    Text,
+    Unique,
+    between,
+    reference_markdown,
+    show_default,
+    validate,
+)
 from resolve._validation import parse_toml
 from resolve.errors import DataValidationError
+from resolve.stats.mmrm.spec import COVARIANCES, DF_METHODS
 
 __all__ = [
     "AnalysisSettings",
@@ -33,7 +52,10 @@ __all__ = [
     "Plan",
     "ResponderSpec",
     "TrialSpec",
+    "bundled_plan_text",
     "load_plan",
+    "parse_plan",
+    "plan_reference",
 ]
 
 
@@ -172,209 +194,602 @@ class Plan:
         return validate_data(data, self, source=source)
 
 
+# ----------------------------------------------------------------------------- file schema
+# One pydantic model per TOML table (see resolve._schema): unknown keys are refused with
+# the nearest valid key, types are strict, and every rule names the table and key.
+# docs/analysis-plan.md is generated from these models (field descriptions included).
+
+#: Models that :mod:`resolve.analysis.primary` can fit (``primary`` and ``sensitivity``).
+_MODELS = Literal["lmm_random_intercept", "mmrm_baseline_adjusted"]
+_Names = Annotated[list[Text], Unique()]
+_Number = Annotated[float, between()]
+#: Covariance structures of the sensitivity MMRM: the engine's, but the spatial ones
+#: (``sp_*``), which need coordinate columns a plan cannot name.
+_COVARIANCES = tuple(c for c in COVARIANCES if not c.startswith("sp_"))
+
+
+def _followup(trial: _TrialTable) -> list[str]:
+    return [v for v in trial.visits if v != trial.baseline_visit]
+
+
+def _listing(values: Sequence[str]) -> str:
+    return ", ".join(values) or "none"
+
+
+class _TrialTable(Table):
+    name: Text = Field(description="Trial name, used in titles and reports.")
+    subject: Text = Field(description="Data column of participant ids.")
+    arm: Text = Field(description="Data column of the allocated arm (intention to treat).")
+    arms: _Names = Field(description="Every arm, at least two, each once.")
+    reference_arm: Text = Field(
+        description="The arm every other arm is compared with; one of `arms`."
+    )
+    visit: Text = Field(description="Data column of visit labels.")
+    visits: _Names = Field(description="Every visit label, in time order, each once.")
+    baseline_visit: Text = Field(description="The baseline visit; one of `visits`.")
+    primary_visit: Text = Field(
+        description="Follow-up visit of the primary comparison; one of `visits`, not the baseline."
+    )
+    visit_times: list[_Number] | None = Field(
+        default=None,
+        description="Time of each visit (one per visit, increasing), e.g. weeks since "
+        "randomisation; figures space visits by it. Without it figures label visits by name.",
+    )
+    time_label: Text = Field(
+        default="weeks since randomisation", description="What `visit_times` measure (axis label)."
+    )
+    extra_contrasts: list[list[Text]] = Field(
+        default_factory=list,
+        description="Between-arm comparisons beyond every arm against `reference_arm`, as "
+        '`[arm, comparator]` pairs of two different plan arms, e.g. `[["b", "a"]]`.',
+    )
+
+    @model_validator(mode="after")
+    def _design(self) -> Self:
+        if len(self.arms) < 2:
+            raise SchemaError(f"must list at least two arms; got {self.arms!r}", "arms")
+        if self.reference_arm not in self.arms:
+            raise SchemaError(
+                f"{self.reference_arm!r} is not one of the arms ({_listing(self.arms)})",
+                "reference_arm",
+            )
+        for key in ("baseline_visit", "primary_visit"):
+            if getattr(self, key) not in self.visits:
+                raise SchemaError(
+                    f"{getattr(self, key)!r} is not one of the visits ({_listing(self.visits)})",
+                    key,
+                )
+        if self.primary_visit == self.baseline_visit:
+            raise SchemaError(
+                f"{self.primary_visit!r} is the baseline visit; the primary visit is a "
+                "follow-up visit",
+                "primary_visit",
+            )
+        if self.visit_times is not None:
+            times = self.visit_times
+            if len(times) != len(self.visits):
+                raise SchemaError(
+                    f"must give one time per visit ({len(self.visits)}); got {len(times)}",
+                    "visit_times",
+                )
+            if any(b <= a for a, b in itertools.pairwise(times)):
+                raise SchemaError(
+                    "must increase (visits are in time order); got "
+                    f"[{', '.join(f'{t:g}' for t in times)}]",
+                    "visit_times",
+                )
+        seen: set[frozenset[str]] = set()
+        for k, pair in enumerate(self.extra_contrasts):
+            if len(pair) != 2 or pair[0] == pair[1] or any(a not in self.arms for a in pair):
+                raise SchemaError(
+                    "entries must be [arm, comparator] of two different plan arms "
+                    f"({_listing(self.arms)}); got {pair!r}",
+                    "extra_contrasts",
+                    k,
+                )
+            if self.reference_arm in pair:
+                raise SchemaError(
+                    f"{pair!r}: every arm is compared with the reference arm "
+                    f"{self.reference_arm!r} anyway",
+                    "extra_contrasts",
+                    k,
+                )
+            if frozenset(pair) in seen:
+                raise SchemaError(f"{pair!r} repeats a comparison", "extra_contrasts", k)
+            seen.add(frozenset(pair))
+        return self
+
+
+class _OutcomeTable(Table):
+    name: Text = Field(description="Outcome name, unique; other tables refer to the outcome by it.")
+    column: Text = Field(description="Data column holding the outcome at every visit.")
+    label: Text | None = Field(
+        default=None,
+        description="Label in tables and figures.",
+        json_schema_extra=show_default("`name`"),
+    )
+    role: Literal["primary", "secondary"] = Field(
+        default="secondary", description="Role in the SAP."
+    )
+    higher_is: Literal["worse", "better"] = Field(
+        default="worse", description="Direction of the scale (sets the direction of benefit)."
+    )
+    mcid: Annotated[float, between(0, low_open=True)] | None = Field(
+        default=None, description="Minimal clinically important between-group difference."
+    )
+    range: list[_Number] | None = Field(
+        default=None,
+        description="Valid values `[low, high]` (low < high); data outside are refused. "
+        "Without it values are not range-checked.",
+    )
+
+    @field_validator("range", mode="wrap")
+    @classmethod
+    def _low_high(cls, value: Any, inner: ValidatorFunctionWrapHandler) -> Any:
+        checked = inner(value)
+        if checked is not None and (len(checked) != 2 or not checked[0] < checked[1]):
+            raise SchemaError(f"must be [low, high] with low < high; got {value!r}")
+        return checked
+
+
+class _ModifierTable(Table):
+    name: Text = Field(description="Modifier name, unique.")
+    column: Text = Field(
+        description="Data column of the baseline value (constant per participant)."
+    )
+    label: Text | None = Field(
+        default=None,
+        description="Label in tables and figures.",
+        json_schema_extra=show_default("`name`"),
+    )
+    type: Literal["continuous", "binary"] = Field(
+        default="continuous", description="A binary modifier is coded 0/1 in the data."
+    )
+    unit: Text = Field(
+        default="unit", description='Unit of the interaction estimate, e.g. `"point"`.'
+    )
+    direction: Literal["+", "-"] = Field(
+        default="+",
+        description="Pre-specified sign of the arm x modifier interaction on an outcome where "
+        'higher is worse: `"+"` = higher modifier, less benefit. Leave out when no direction '
+        "was pre-specified (credibility rating).",
+    )
+
+
+class _ResponderTable(Table):
+    name: Text = Field(description="Responder definition name, unique.")
+    outcome: Text = Field(description="The outcome it applies to; one of the `[[outcomes]]` names.")
+    label: Text | None = Field(
+        default=None, description="Label in tables.", json_schema_extra=show_default("`name`")
+    )
+    percent: Annotated[float, between(0, 100, low_open=True)] | None = Field(
+        default=None, description="Improvement of at least this % of the baseline value."
+    )
+    points: Annotated[float, between(0, low_open=True)] | None = Field(
+        default=None, description="Improvement of at least this many points (either suffices)."
+    )
+    visits: _Names = Field(
+        default_factory=list,
+        description="Follow-up visits at which it is evaluated.",
+        json_schema_extra=show_default("every follow-up visit"),
+    )
+
+    @model_validator(mode="after")
+    def _threshold(self) -> Self:
+        if self.percent is None and self.points is None:
+            raise SchemaError("give 'percent', 'points' or both")
+        return self
+
+
+class _ImputationTable(Table):
+    m: Annotated[int, between(2)] = Field(default=20, description="Number of imputations.")
+    seed: Annotated[int, between(0)] = Field(
+        default=2022, description="Random seed of the imputations."
+    )
+    enabled: bool = Field(
+        default=False, description="Run multiple imputation as a sensitivity analysis."
+    )
+
+
+class _AnalysisTable(Table):
+    conf_level: Annotated[float, between(0, 1, low_open=True, high_open=True)] = Field(
+        default=0.95, description="Confidence level of every interval."
+    )
+    primary: _MODELS = Field(default="lmm_random_intercept", description="Primary model.")
+    sensitivity: Annotated[list[_MODELS], Unique()] = Field(
+        default=["mmrm_baseline_adjusted"], description="Sensitivity models."
+    )
+    sensitivity_cov: Text = Field(
+        default="us",
+        description="Covariance structure of the MMRM sensitivity model, one of "
+        f"{', '.join(_COVARIANCES)} (the MMRM engine's structures but the spatial ones).",
+    )
+    df: Text = Field(
+        default="satterthwaite",
+        description=f"Degrees-of-freedom method, one of {', '.join(DF_METHODS)}.",
+    )
+    covariates: _Names = Field(
+        default_factory=list,
+        description="Extra baseline covariate columns entering every model.",
+    )
+    covariate_levels: dict[str, _Names] = Field(
+        default_factory=dict,
+        description="Levels of categorical covariates, first = reference, at least two, by "
+        'covariate name, e.g. `{ sex = ["female", "male"] }`; each a `covariates` entry.',
+    )
+    multiple_imputation: _ImputationTable = _ImputationTable()
+
+    @field_validator("sensitivity_cov", "df")
+    @classmethod
+    def _engine_name(cls, value: str, info: ValidationInfo) -> str:
+        allowed = _COVARIANCES if info.field_name == "sensitivity_cov" else DF_METHODS
+        if value not in allowed:
+            raise SchemaError(f"must be one of {', '.join(allowed)}; got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _levels(self) -> Self:
+        for name, levels in self.covariate_levels.items():
+            if name not in self.covariates:
+                raise SchemaError(
+                    f"not one of the covariates ({_listing(self.covariates)})",
+                    "covariate_levels",
+                    name,
+                )
+            if len(levels) < 2:
+                raise SchemaError(
+                    f"needs at least two levels; got {levels!r}", "covariate_levels", name
+                )
+        return self
+
+
+class _EffectModificationTable(Table):
+    outcomes: _Names | None = Field(
+        default=None,
+        description="Outcomes analysed; `[[outcomes]]` names.",
+        json_schema_extra=show_default("every outcome"),
+    )
+    visits: _Names | None = Field(
+        default=None,
+        description="Follow-up visits analysed (those present in the data are).",
+        json_schema_extra=show_default("every follow-up visit"),
+    )
+    family_visits: _Names | None = Field(
+        default=None,
+        description="The pre-specified family of visits the multiplicity adjustment covers; "
+        "a subset of `visits`.",
+        json_schema_extra=show_default("`visits`"),
+    )
+    adjust_for_baseline: bool = Field(
+        default=True, description="Adjust for the baseline outcome (y_t ~ arm * modifier + y_0)."
+    )
+    multiplicity: Annotated[list[Literal["holm", "bh"]], Unique()] = Field(
+        default=["holm", "bh"],
+        description="Adjustments across the family: Holm (FWER) and/or Benjamini-Hochberg (FDR).",
+    )
+    exploratory_p: Annotated[float, between(0, 1, low_open=True)] = Field(
+        default=0.2, description="Interaction p below this = exploratory evidence of modification."
+    )
+    spline_knots: Annotated[int, between(3, 7)] = Field(
+        default=3, description="Knots of the restricted cubic spline check of non-linearity."
+    )
+
+
+class _PlanFile(Table):
+    trial: _TrialTable
+    outcomes: list[_OutcomeTable]
+    responders: list[_ResponderTable] = Field(default_factory=list)
+    analysis: _AnalysisTable = _AnalysisTable()
+    effect_modification: _EffectModificationTable = _EffectModificationTable()
+    modifiers: list[_ModifierTable] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cross_table(self) -> Self:
+        t = self.trial
+        followup = _followup(t)
+        design = {t.subject: "subject", t.arm: "arm", t.visit: "visit"}
+        if not self.outcomes:
+            raise SchemaError("must list at least one outcome", "outcomes")
+        names = [o.name for o in self.outcomes]
+        outcome_columns = {o.column: o.name for o in self.outcomes}
+        for what, items in (
+            ("outcome", [(o.name, o.column) for o in self.outcomes]),
+            ("modifier", [(m.name, m.column) for m in self.modifiers]),
+        ):
+            table = f"{what}s"
+            for k, (name, column) in enumerate(items):
+                first = [n for n, _ in items].index(name)
+                if first != k:
+                    raise SchemaError(
+                        f"{name!r} also names [[{table}]] #{first + 1}; "
+                        f"{what} names must be unique",
+                        table,
+                        k,
+                        "name",
+                    )
+                if column in design:
+                    raise SchemaError(
+                        f"{column!r} is the [trial] {design[column]} column", table, k, "column"
+                    )
+                if what == "modifier" and column in outcome_columns:
+                    raise SchemaError(
+                        f"{column!r} is the column of outcome {outcome_columns[column]!r}; "
+                        "a modifier is a baseline value",
+                        table,
+                        k,
+                        "column",
+                    )
+        for c in self.analysis.covariates:
+            if c in design or c in outcome_columns:
+                role = design.get(c) or f"outcome {outcome_columns[c]!r}"
+                raise SchemaError(f"{c!r} is the {role} column", "analysis", "covariates")
+        em = self.effect_modification
+        for o in em.outcomes or ():
+            if o not in names:
+                raise SchemaError(
+                    f"outcome {o!r} is not one of the plan's outcomes ({_listing(names)})",
+                    "effect_modification",
+                    "outcomes",
+                )
+        for key in ("visits", "family_visits"):
+            for v in getattr(em, key) or ():
+                if v not in followup:
+                    raise SchemaError(
+                        f"visit {v!r} is not a follow-up visit of the plan ({_listing(followup)})",
+                        "effect_modification",
+                        key,
+                    )
+        analysed = em.visits if em.visits is not None else followup
+        for v in em.family_visits or ():
+            if v not in analysed:
+                raise SchemaError(
+                    f"visit {v!r} is not one of the analysed visits ({_listing(analysed)})",
+                    "effect_modification",
+                    "family_visits",
+                )
+        seen: list[str] = []
+        for k, r in enumerate(self.responders):
+            if r.name in seen:
+                raise SchemaError(
+                    f"{r.name!r} also names [[responders]] #{seen.index(r.name) + 1}; "
+                    "responder names must be unique",
+                    "responders",
+                    k,
+                    "name",
+                )
+            seen.append(r.name)
+            if r.outcome not in names:
+                raise SchemaError(
+                    f"{r.outcome!r} is not one of the plan's outcomes ({_listing(names)})",
+                    "responders",
+                    k,
+                    "outcome",
+                )
+            for v in r.visits:
+                if v not in followup:
+                    raise SchemaError(
+                        f"visit {v!r} is not a follow-up visit of the plan ({_listing(followup)})",
+                        "responders",
+                        k,
+                        "visits",
+                    )
+        return self
+
+
 # ----------------------------------------------------------------------------- loading
-def _get(table: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...]) -> Any:
-    if key not in table:
-        raise DataValidationError(f"{where}: missing key {key!r}")
-    value = table[key]
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise DataValidationError(f"{where}: {key!r} has the wrong type ({value!r})")
-    return value
-
-
-def _opt(table: Mapping[str, Any], key: str, default: Any, where: str) -> Any:
-    if key not in table:
-        return default
-    value = table[key]
-    want = type(default)
-    if isinstance(default, tuple):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise DataValidationError(f"{where}: {key!r} must be a list of strings; got {value!r}")
-        return tuple(value)
-    if want is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, want) or (isinstance(value, bool) and want is not bool):
-        raise DataValidationError(f"{where}: {key!r} must be {want.__name__}; got {value!r}")
-    return value
-
-
-def _choice(value: str, allowed: tuple[str, ...], where: str, key: str) -> str:
-    if value not in allowed:
-        raise DataValidationError(
-            f"{where}: {key!r} must be one of {', '.join(allowed)}; got {value!r}"
-        )
-    return value
-
-
-def _parse(raw: Mapping[str, Any], source: str) -> Plan:
-    t = _get(raw, "trial", source, dict)
-    w = f"{source} [trial]"
+def _build(f: _PlanFile, raw: Mapping[str, Any], source: str) -> Plan:
+    """The frozen dataclasses from a validated file."""
+    t = f.trial
     trial = TrialSpec(
-        name=_get(t, "name", w, str),
-        subject=_get(t, "subject", w, str),
-        arm=_get(t, "arm", w, str),
-        arms=tuple(_get(t, "arms", w, list)),
-        reference_arm=_get(t, "reference_arm", w, str),
-        visit=_get(t, "visit", w, str),
-        visits=tuple(_get(t, "visits", w, list)),
-        baseline_visit=_get(t, "baseline_visit", w, str),
-        primary_visit=_get(t, "primary_visit", w, str),
-        visit_times=_numbers(t, "visit_times", w),
-        time_label=_opt(t, "time_label", "weeks since randomisation", w),
-        extra_contrasts=tuple(tuple(pair) for pair in t.get("extra_contrasts", [])),  # type: ignore[misc]
+        name=t.name,
+        subject=t.subject,
+        arm=t.arm,
+        arms=tuple(t.arms),
+        reference_arm=t.reference_arm,
+        visit=t.visit,
+        visits=tuple(t.visits),
+        baseline_visit=t.baseline_visit,
+        primary_visit=t.primary_visit,
+        visit_times=None if t.visit_times is None else tuple(t.visit_times),
+        time_label=t.time_label,
+        extra_contrasts=tuple((a, b) for a, b in t.extra_contrasts),
     )
-    if trial.visit_times is not None and len(trial.visit_times) != len(trial.visits):
-        raise DataValidationError(f"{w}: 'visit_times' must give one time per visit")
-    for pair in trial.extra_contrasts:
-        if len(pair) != 2 or any(a not in trial.arms for a in pair) or pair[0] == pair[1]:
-            raise DataValidationError(
-                f"{w}: 'extra_contrasts' entries must be [arm, comparator] of two plan arms; "
-                f"got {list(pair)!r}"
-            )
-    if len(trial.arms) < 2 or len(set(trial.arms)) != len(trial.arms):
-        raise DataValidationError(f"{w}: 'arms' must list at least two distinct arms")
-    if trial.reference_arm not in trial.arms:
-        raise DataValidationError(f"{w}: reference_arm {trial.reference_arm!r} is not in arms")
-    for key in ("baseline_visit", "primary_visit"):
-        if getattr(trial, key) not in trial.visits:
-            raise DataValidationError(f"{w}: {key} {getattr(trial, key)!r} is not in visits")
-    outcomes = []
-    for k, o in enumerate(_get(raw, "outcomes", source, list)):
-        wo = f"{source} [[outcomes]] #{k + 1}"
-        outcomes.append(
-            OutcomeSpec(
-                name=_get(o, "name", wo, str),
-                column=_get(o, "column", wo, str),
-                label=_opt(o, "label", _get(o, "name", wo, str), wo),
-                role=_choice(
-                    _opt(o, "role", "secondary", wo), ("primary", "secondary"), wo, "role"
-                ),  # type: ignore[arg-type]
-                higher_is=_choice(
-                    _opt(o, "higher_is", "worse", wo), ("worse", "better"), wo, "higher_is"
-                ),  # type: ignore[arg-type]
-                mcid=float(o["mcid"]) if "mcid" in o else None,
-                range=_range(o, wo),
-            )
+    outcomes = tuple(
+        OutcomeSpec(
+            name=o.name,
+            column=o.column,
+            label=o.label if o.label is not None else o.name,
+            role=o.role,
+            higher_is=o.higher_is,
+            mcid=o.mcid,
+            range=None if o.range is None else (o.range[0], o.range[1]),
         )
-    a = _opt(raw, "analysis", {}, source)
-    wa = f"{source} [analysis]"
-    mi = _opt(a, "multiple_imputation", {}, wa)
+        for o in f.outcomes
+    )
+    a, mi = f.analysis, f.analysis.multiple_imputation
     analysis = AnalysisSettings(
-        conf_level=_opt(a, "conf_level", 0.95, wa),
-        primary=_choice(
-            _opt(a, "primary", "lmm_random_intercept", wa),
-            ("lmm_random_intercept", "mmrm_baseline_adjusted"),
-            wa,
-            "primary",
-        ),
-        sensitivity=_opt(a, "sensitivity", ("mmrm_baseline_adjusted",), wa),
-        sensitivity_cov=_opt(a, "sensitivity_cov", "us", wa),
-        df=_opt(a, "df", "satterthwaite", wa),
-        covariates=_opt(a, "covariates", (), wa),
-        covariate_levels={
-            str(k): tuple(map(str, v)) for k, v in _opt(a, "covariate_levels", {}, wa).items()
-        },
-        mi_m=_opt(mi, "m", 20, wa + " multiple_imputation"),
-        mi_seed=_opt(mi, "seed", 2022, wa + " multiple_imputation"),
-        mi_enabled=_opt(mi, "enabled", False, wa + " multiple_imputation"),
+        conf_level=a.conf_level,
+        primary=a.primary,
+        sensitivity=tuple(a.sensitivity),
+        sensitivity_cov=a.sensitivity_cov,
+        df=a.df,
+        covariates=tuple(a.covariates),
+        covariate_levels={k: tuple(v) for k, v in a.covariate_levels.items()},
+        mi_m=mi.m,
+        mi_seed=mi.seed,
+        mi_enabled=mi.enabled,
     )
-    if not 0 < analysis.conf_level < 1:
-        raise DataValidationError(f"{wa}: conf_level must be in (0, 1); got {analysis.conf_level}")
-    e = _opt(raw, "effect_modification", {}, source)
-    we = f"{source} [effect_modification]"
-    names = tuple(o.name for o in outcomes)
+    e = f.effect_modification
     em = EffectModificationSettings(
-        outcomes=_opt(e, "outcomes", names, we),
-        visits=_opt(e, "visits", trial.followup_visits, we),
-        family_visits=_opt(e, "family_visits", trial.followup_visits, we),
-        adjust_for_baseline=_opt(e, "adjust_for_baseline", True, we),
-        multiplicity=_opt(e, "multiplicity", ("holm", "bh"), we),
-        exploratory_p=_opt(e, "exploratory_p", 0.2, we),
-        spline_knots=_opt(e, "spline_knots", 3, we),
+        outcomes=tuple(e.outcomes) if e.outcomes is not None else tuple(o.name for o in outcomes),
+        visits=tuple(e.visits) if e.visits is not None else trial.followup_visits,
+        family_visits=(
+            tuple(e.family_visits)
+            if e.family_visits is not None
+            else tuple(e.visits)
+            if e.visits is not None
+            else trial.followup_visits
+        ),
+        adjust_for_baseline=e.adjust_for_baseline,
+        multiplicity=tuple(e.multiplicity),
+        exploratory_p=e.exploratory_p,
+        spline_knots=e.spline_knots,
     )
-    for o in em.outcomes:
-        if o not in names:
-            raise DataValidationError(f"{we}: outcome {o!r} is not one of the plan's outcomes")
-    for v in (*em.visits, *em.family_visits):
-        if v not in trial.followup_visits:
-            raise DataValidationError(f"{we}: visit {v!r} is not a follow-up visit of the plan")
-    for meth in em.multiplicity:
-        _choice(meth, ("holm", "bh"), we, "multiplicity")
-    modifiers = []
-    for k, m in enumerate(_opt(raw, "modifiers", [], source)):
-        wm = f"{source} [[modifiers]] #{k + 1}"
-        modifiers.append(
-            ModifierSpec(
-                name=_get(m, "name", wm, str),
-                column=_get(m, "column", wm, str),
-                label=_opt(m, "label", _get(m, "name", wm, str), wm),
-                type=_choice(
-                    _opt(m, "type", "continuous", wm), ("continuous", "binary"), wm, "type"
-                ),  # type: ignore[arg-type]
-                unit=_opt(m, "unit", "unit", wm),
-                direction=_choice(_opt(m, "direction", "+", wm), ("+", "-"), wm, "direction"),  # type: ignore[arg-type]
-            )
+    modifiers = tuple(
+        ModifierSpec(
+            name=m.name,
+            column=m.column,
+            label=m.label if m.label is not None else m.name,
+            type=m.type,
+            unit=m.unit,
+            direction=m.direction,
         )
-    if len({m.name for m in modifiers}) != len(modifiers):
-        raise DataValidationError(f"{source}: modifier names must be unique")
-    responders = []
-    for k, r in enumerate(_opt(raw, "responders", [], source)):
-        wr = f"{source} [[responders]] #{k + 1}"
-        spec = ResponderSpec(
-            name=_get(r, "name", wr, str),
-            outcome=_get(r, "outcome", wr, str),
-            label=_opt(r, "label", _get(r, "name", wr, str), wr),
-            percent=float(r["percent"]) if "percent" in r else None,
-            points=float(r["points"]) if "points" in r else None,
-            visits=_opt(r, "visits", (), wr),
-        )
-        if spec.outcome not in names:
-            raise DataValidationError(f"{wr}: outcome {spec.outcome!r} is not a plan outcome")
-        if spec.percent is None and spec.points is None:
-            raise DataValidationError(f"{wr}: give 'percent', 'points' or both")
-        for v in spec.visits:
-            if v not in trial.followup_visits:
-                raise DataValidationError(f"{wr}: visit {v!r} is not a follow-up visit")
-        responders.append(spec)
-    return Plan(
-        trial,
-        tuple(outcomes),
-        analysis,
-        em,
-        tuple(modifiers),
-        tuple(responders),
-        source,
-        raw,
+        for m in f.modifiers
     )
+    responders = tuple(
+        ResponderSpec(
+            name=r.name,
+            outcome=r.outcome,
+            label=r.label if r.label is not None else r.name,
+            percent=r.percent,
+            points=r.points,
+            visits=tuple(r.visits),
+        )
+        for r in f.responders
+    )
+    return Plan(trial, outcomes, analysis, em, modifiers, responders, source, raw)
 
 
-def _numbers(table: Mapping[str, Any], key: str, where: str) -> tuple[float, ...] | None:
-    if key not in table:
-        return None
-    value = table[key]
-    if not isinstance(value, list) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value
-    ):
-        raise DataValidationError(f"{where}: {key!r} must be a list of numbers; got {value!r}")
-    return tuple(float(v) for v in value)
+def parse_plan(text: str, source: str = "plan") -> Plan:
+    """Parse and validate plan TOML ``text``; errors name ``source``, the table and the key.
 
+    Parameters
+    ----------
+    text : str
+        The plan file's content.
+    source : str
+        Named first in every error message (usually the file name).
 
-def _range(table: Mapping[str, Any], where: str) -> tuple[float, float] | None:
-    r = _numbers(table, "range", where)
-    if r is None:
-        return None
-    if len(r) != 2 or not r[0] < r[1]:
-        raise DataValidationError(f"{where}: 'range' must be [low, high] with low < high")
-    return (r[0], r[1])
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    DataValidationError
+        Not valid TOML; an unknown key (with the nearest valid key), a missing key,
+        a value of the wrong type or out of range, or a broken cross-table rule
+        (an arm, visit or outcome that the plan does not define...).
+
+    Examples
+    --------
+    >>> plan = parse_plan('''
+    ... [trial]
+    ... name = "Pilot"
+    ... subject = "id"
+    ... arm = "group"
+    ... arms = ["control", "active"]
+    ... reference_arm = "control"
+    ... visit = "visit"
+    ... visits = ["baseline", "week 8"]
+    ... baseline_visit = "baseline"
+    ... primary_visit = "week 8"
+    ...
+    ... [[outcomes]]
+    ... name = "pain"
+    ... column = "pain"
+    ... role = "primary"
+    ... ''', "pilot.toml")
+    >>> plan.trial.followup_visits, plan.outcome("pain").label, plan.analysis.conf_level
+    (('week 8',), 'pain', 0.95)
+    >>> try:
+    ...     parse_plan('[trial]\\nname = "x"\\nsubjct = "id"', "pilot.toml")
+    ... except DataValidationError as exc:
+    ...     print(exc)
+    pilot.toml: [trial] unknown key 'subjct' (did you mean 'subject'?)
+    """
+    raw = parse_toml(text, source)
+    return _build(validate(_PlanFile, raw, source), raw, source)
 
 
 def load_plan(path: str | Path | None = None) -> Plan:
-    """Load and validate a plan file (TOML); ``None`` loads the bundled RESOLVE plan."""
+    """Load and validate a plan file (TOML); ``None`` loads the bundled RESOLVE plan.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A plan file. ``None`` loads ``plans/resolve.toml`` (see ``resolve plan show``).
+
+    Returns
+    -------
+    Plan
+        The validated plan; ``source`` is the file name (or ``"resolve.toml (bundled)"``)
+        and ``raw`` the parsed TOML.
+
+    Raises
+    ------
+    DataValidationError
+        The file cannot be read, or :func:`parse_plan` refuses it.
+
+    Examples
+    --------
+    >>> plan = load_plan()
+    >>> plan.trial.primary_visit, [r.name for r in plan.responders]
+    ('week 18', ['pain_30', 'pain_50', 'rmdq_5_or_30'])
+    """
     if path is None:
-        text = resources.files("resolve.analysis").joinpath("plans", "resolve.toml").read_text()
+        text = bundled_plan_text()
         source = "resolve.toml (bundled)"
     else:
         p = Path(path)
-        text = p.read_text(encoding="utf-8")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise DataValidationError(f"{p}: cannot read plan file ({why})") from None
         source = p.name
-    return _parse(parse_toml(text, source), source)
+    return parse_plan(text, source)
+
+
+def bundled_plan_text() -> str:
+    """The bundled RESOLVE plan file, comments included (``resolve plan show`` prints it).
+
+    Examples
+    --------
+    >>> bundled_plan_text().splitlines()[0].startswith("# Analysis plan of the RESOLVE trial")
+    True
+    """
+    return (
+        resources.files("resolve.analysis")
+        .joinpath("plans", "resolve.toml")
+        .read_text(encoding="utf-8")
+    )
+
+
+def plan_reference() -> str:
+    """Markdown reference of every plan table and key (``docs/analysis-plan.md``).
+
+    Generated from the file schema, so the documentation lists exactly the keys the
+    reader accepts, with their types, defaults and meaning.
+
+    Examples
+    --------
+    >>> print(plan_reference().splitlines()[0])
+    ### `[trial]`
+    """
+    return reference_markdown(_PlanFile, intro=_INTROS)
+
+
+_INTROS = {
+    "[trial]": "Columns and design facts of the trial.",
+    "[[outcomes]]": "One table per outcome measured at every visit; at least one.",
+    "[[responders]]": "Responder definitions (optional): improvement from baseline of at "
+    "least `percent` % or `points`, in the direction of benefit.",
+    "[analysis]": "Primary and sensitivity models, covariates, missing data (optional "
+    "table; every key has a default).",
+    "[analysis.multiple_imputation]": "Usually written inline: "
+    "`multiple_imputation = { m = 20, seed = 2022, enabled = false }`.",
+    "[effect_modification]": "Which effect-modification analyses to run and how to adjust "
+    "them (optional table).",
+    "[[modifiers]]": "Candidate baseline effect modifiers (optional), one table each.",
+}

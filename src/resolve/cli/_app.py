@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "resolve.cli.mmrm",
     "resolve.cli.simulate",
     "resolve.cli.analyze",
+    "resolve.cli.plan",
     "resolve.cli.trial",
 )
 

@@ -8,11 +8,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from resolve.cli._app import app
+from resolve.errors import DataValidationError
 
 fhir_app = typer.Typer(
     help="FHIR R4 Questionnaire export and QuestionnaireResponse scoring.", no_args_is_help=True
@@ -57,6 +59,24 @@ def list_instruments() -> None:
     Console(width=160).print(table)
 
 
+def _refuse_duplicate_ids(data: pd.DataFrame, id_column: str, file: Path) -> None:
+    """Refuse a respondent id given on two rows (blank ids are not compared).
+
+    Line numbers are those of the file (line 1 is the header), as in scoring errors.
+    """
+    ids = data[id_column].astype("string").str.strip().fillna("")
+    seen: dict[str, int] = {}
+    for row, value in enumerate(ids):
+        if value == "":
+            continue
+        if value in seen:
+            raise DataValidationError(
+                f"{file.name}: respondent id {value!r} (column {id_column!r}) appears twice, "
+                f"on lines {seen[value] + 2} and {row + 2}; ids must be unique"
+            )
+        seen[value] = row
+
+
 @app.command("score")
 def score_command(
     instrument: Annotated[str, typer.Argument(help="Instrument id (see `resolve instruments`).")],
@@ -77,6 +97,7 @@ def score_command(
 
     inst = get(instrument)
     data = read_responses(file, inst, id_column=id_column)
+    _refuse_duplicate_ids(data, id_column, file)
     table = inst.score_frame(data, id_column=id_column, source=file.name)
     if fmt is OutputFormat.json:
         from resolve._results import jsonable
@@ -102,7 +123,6 @@ def fhir_score(
     file: Annotated[Path, typer.Argument(help="QuestionnaireResponse JSON file.")],
 ) -> None:
     """Score a FHIR R4 QuestionnaireResponse and print the result as JSON."""
-    from resolve.errors import DataValidationError
     from resolve.instruments import score_response
 
     try:

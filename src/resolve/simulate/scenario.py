@@ -18,15 +18,25 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Self
 
-from resolve._validation import Interval, parse_toml
-from resolve.errors import DataValidationError
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from resolve._schema import SchemaError, Table, Text, between, validate
+from resolve._validation import parse_toml
 
 __all__ = [
     "MODIFIERS",
@@ -220,266 +230,310 @@ class Scenario:
         raise KeyError(name)
 
 
-# --------------------------------------------------------------------------- parsing
-class _Table:
-    """A TOML table that remembers its key path and refuses unknown keys."""
+# --------------------------------------------------------------------------- file schema
+# One pydantic model per TOML table (see resolve._schema), messages in the dotted style
+# (``key 'pain.sham.sd[2]' ...``). Tables named after the arms (``[pain.sham]``) are
+# fields created for the arms of ``design.arms``, so the design is read first.
+_Finite = Annotated[float, between()]
+_Loading = Annotated[float, between(-0.99, 0.99)]
+_Within = Annotated[float, between(0.0, 0.99)]
+_Correlation = Annotated[float, between(-1.0, 1.0)]
+_LogOdds = Annotated[float, between(-5.0, 5.0)]
 
-    def __init__(self, data: Any, path: str, where: str) -> None:
-        if not isinstance(data, Mapping):
-            raise DataValidationError(
-                f"{where}: {path or 'scenario'} must be a table; got {data!r}"
-            )
-        self.data = dict(data)
-        self.path = path
-        self.where = where
-        self.used: set[str] = set()
 
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
+def _check(value: float, low: float | None, high: float | None, *loc: str | int, **kw: Any) -> None:
+    """Refuse ``value`` outside the bounds, located at ``loc``."""
+    try:
+        between(low, high, **kw).check(value, integer=isinstance(value, int))
+    except SchemaError as exc:
+        raise SchemaError(exc.message, *loc) from None
 
-    def error(self, key: str, message: str) -> DataValidationError:
-        return DataValidationError(f"{self.where}: key {key!r} {message}")
 
-    def raw(self, name: str) -> Any:
-        if name not in self.data:
-            raise self.error(self.key(name), "is missing")
-        self.used.add(name)
-        return self.data[name]
+def _per_visit(value: list[Any], info: ValidationInfo) -> list[Any]:
+    n = (info.context or {}).get("n_visits")
+    if n is not None and len(value) != n:
+        raise SchemaError(f"must have {n} values (one per visit); got {len(value)}")
+    return value
 
-    def table(self, name: str) -> _Table:
-        return _Table(self.raw(name), self.key(name), self.where)
 
-    def number(
-        self,
-        name: str,
-        low: float | None = None,
-        high: float | None = None,
-        *,
-        low_inclusive: bool = True,
-    ) -> float:
-        return self._check(self.raw(name), self.key(name), low, high, low_inclusive)
+class _MetaTable(Table):
+    name: Text
+    description: Text
 
-    def _check(
-        self,
-        value: Any,
-        key: str,
-        low: float | None,
-        high: float | None,
-        low_inclusive: bool = True,
-    ) -> float:
-        try:
-            return Interval(key, low, high, low_inclusive=low_inclusive)(value)
-        except DataValidationError as exc:
-            raise DataValidationError(f"{self.where}: {exc}") from None
 
-    def integer(self, name: str, low: int | None = None, high: int | None = None) -> int:
-        value = self.raw(name)
-        return self._int(value, self.key(name), low, high)
+class _DesignTable(Table):
+    arms: list[Text]
+    n_per_arm: list[Annotated[int, between(2, 100_000)]]
+    weeks: list[Annotated[int, between(0, 10_000)]]
 
-    def _int(self, value: Any, key: str, low: int | None, high: int | None) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"must be an integer; got {value!r}")
-        self._check(value, key, low, high)
+    @field_validator("arms", "n_per_arm")
+    @classmethod
+    def _two(cls, value: list[Any]) -> list[Any]:
+        if len(value) != 2:
+            raise SchemaError(f"must have 2 values (one per arm); got {len(value)}")
         return value
 
-    def text(self, name: str) -> str:
-        value = self.raw(name)
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(self.key(name), f"must be a non-empty string; got {value!r}")
-        return value
-
-    def array(self, name: str, length: int | None = None) -> list[Any]:
-        value = self.raw(name)
-        if not isinstance(value, list):
-            raise self.error(self.key(name), f"must be an array; got {value!r}")
-        if length is not None and len(value) != length:
-            raise self.error(
-                self.key(name), f"must have {length} values (one per visit); got {len(value)}"
-            )
-        return value
-
-    def numbers(
-        self, name: str, length: int, low: float | None = None, *, low_inclusive: bool = True
-    ) -> tuple[float, ...]:
-        return tuple(
-            self._check(v, f"{self.key(name)}[{k}]", low, None, low_inclusive)
-            for k, v in enumerate(self.array(name, length))
-        )
-
-    def integers(self, name: str, length: int, low: int, high: int) -> tuple[int, ...]:
-        return tuple(
-            self._int(v, f"{self.key(name)}[{k}]", low, high)
-            for k, v in enumerate(self.array(name, length))
-        )
-
-    def finish(self) -> None:
-        extra = sorted(set(self.data) - self.used)
-        if extra:
-            raise self.error(
-                self.key(extra[0]), f"is not a known parameter (value {self.data[extra[0]]!r})"
-            )
+    @model_validator(mode="after")
+    def _order(self) -> Self:
+        if self.arms[0] == self.arms[1]:
+            raise SchemaError(f"must name two different arms; got {self.arms!r}", "arms")
+        weeks = self.weeks
+        if not weeks or weeks[0] != 0:
+            raise SchemaError(f"must start with 0 (baseline); got {weeks!r}", "weeks")
+        if any(b <= a for a, b in pairwise(weeks)):
+            raise SchemaError(f"must increase strictly; got {weeks!r}", "weeks")
+        if len(weeks) < 2:
+            raise SchemaError(f"needs at least one follow-up visit; got {weeks!r}", "weeks")
+        return self
 
 
-def _design(t: _Table) -> Design:
-    arms = t.array("arms", 2)
-    for k, a in enumerate(arms):
-        if not isinstance(a, str) or not a.strip():
-            raise t.error(f"{t.key('arms')}[{k}]", f"must be a non-empty string; got {a!r}")
-    if arms[0] == arms[1]:
-        raise t.error(t.key("arms"), f"must name two different arms; got {arms!r}")
-    n = t.integers("n_per_arm", 2, 2, 100_000)
-    weeks = t.integers("weeks", len(t.array("weeks")), 0, 10_000)
-    if not weeks or weeks[0] != 0:
-        raise t.error(t.key("weeks"), f"must start with 0 (baseline); got {list(weeks)!r}")
-    if any(b <= a for a, b in pairwise(weeks)):
-        raise t.error(t.key("weeks"), f"must increase strictly; got {list(weeks)!r}")
-    if len(weeks) < 2:
-        raise t.error(t.key("weeks"), f"needs at least one follow-up visit; got {list(weeks)!r}")
-    t.finish()
-    return Design((arms[0], arms[1]), (n[0], n[1]), weeks)
+class _DesignFirst(Table):
+    """Only ``[design]``: read first, as it names the arm tables of the rest."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+    design: _DesignTable
 
 
-def _demographics(t: _Table) -> Demographics:
-    age_min = t.integer("age_min", 0, 120)
-    age_max = t.integer("age_max", age_min + 1, 120)
-    mean = t.number("age_mean", age_min, age_max, low_inclusive=False)
-    # a distribution confined to [min, max] has SD below half the range
-    sd = t.number("age_sd", 0.0, (age_max - age_min) / 2, low_inclusive=False)
-    women = t.number("women", 0.0, 1.0)
-    t.finish()
-    return Demographics(mean, sd, age_min, age_max, women)
+class _DemographicsTable(Table):
+    age_mean: _Finite
+    age_sd: Annotated[float, between(0.0, low_open=True)]
+    age_min: Annotated[int, between(0, 120)]
+    age_max: Annotated[int, between(0, 120)]
+    women: Annotated[float, between(0.0, 1.0)]
+
+    @model_validator(mode="after")
+    def _ages(self) -> Self:
+        lo, hi = self.age_min, self.age_max
+        _check(hi, lo + 1, 120, "age_max")
+        _check(self.age_mean, lo, hi, "age_mean", low_open=True)
+        # a distribution confined to [min, max] has SD below half the range
+        _check(self.age_sd, 0.0, (hi - lo) / 2, "age_sd", low_open=True)
+        return self
 
 
-def _outcome(t: _Table, name: str, design: Design, low: float, high: float) -> Outcome:
-    n_visits = len(design.weeks)
-    eligibility = None
-    if name == "pain":
-        eligibility = t.number("eligibility_min", low, high)
-    trajectories = []
-    for arm in design.arms:
-        a = t.table(arm)
-        means = a.numbers("mean", n_visits)
-        sds = a.numbers("sd", n_visits, 0.0, low_inclusive=False)
-        for k, m in enumerate(means):
-            floor = eligibility if (k == 0 and eligibility is not None) else low
-            if not floor < m < high:
-                raise a.error(
-                    f"{a.key('mean')}[{k}]",
-                    f"must lie strictly inside ({floor:g}, {high:g}); got {m!r}",
+class _TrajectoryTable(Table):
+    mean: list[_Finite]
+    sd: list[Annotated[float, between(0.0, low_open=True)]]
+
+    @field_validator("mean", "sd")
+    @classmethod
+    def _lengths(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
+        return _per_visit(value, info)
+
+
+class _OutcomeTable(Table):
+    """Base of ``[pain]`` / ``[rmdq]``: fields ``arm0``, ``arm1`` are added per design."""
+
+    low: ClassVar[float] = 0.0
+    high: ClassVar[float] = 10.0
+    arm0: _TrajectoryTable
+    arm1: _TrajectoryTable
+
+    @property
+    def floor(self) -> float | None:
+        return None
+
+    @model_validator(mode="after")
+    def _inside(self) -> Self:
+        for field_name in ("arm0", "arm1"):
+            arm: _TrajectoryTable = getattr(self, field_name)
+            alias = type(self).model_fields[field_name].alias or field_name
+            for k, m in enumerate(arm.mean):
+                floor = self.floor if (k == 0 and self.floor is not None) else self.low
+                if not floor < m < self.high:
+                    raise SchemaError(
+                        f"must lie strictly inside ({floor:g}, {self.high:g}); got {m!r}",
+                        alias,
+                        "mean",
+                        k,
+                    )
+        return self
+
+
+class _PainTable(_OutcomeTable):
+    eligibility_min: Annotated[float, between(0.0, 10.0)]
+
+    @property
+    def floor(self) -> float | None:
+        return self.eligibility_min
+
+
+class _RmdqTable(_OutcomeTable):
+    high: ClassVar[float] = 24.0
+
+
+class _ScaleTable(Table):
+    mean: _Finite
+    sd: Annotated[float, between(0.0, low_open=True)]
+    loading: _Loading
+
+
+class _PsychoactiveTable(Table):
+    prevalence: Annotated[float, between(0.0, 1.0, low_open=True, high_open=True)]
+    loading: _Loading
+
+
+class _ModifiersTable(Table):
+    pseq: _ScaleTable
+    pcs: _ScaleTable
+    tsk: _ScaleTable
+    frebaq: _ScaleTable
+    bbq: _ScaleTable
+    psychoactive: _PsychoactiveTable
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        for name, (_, low, high) in SCALE_RANGES.items():
+            s: _ScaleTable = getattr(self, name)
+            _check(s.mean, low, high, name, "mean", low_open=True, high_open=True)
+            _check(s.sd, 0.0, (high - low) / 2, name, "sd", low_open=True)
+        return self
+
+
+class _CorrelationTable(Table):
+    pain_loading: _Loading
+    pain_within: _Within
+    rmdq_loading: _Loading
+    rmdq_within: _Within
+    pain_rmdq_person: _Correlation
+    pain_rmdq_visit: _Correlation
+
+    @model_validator(mode="after")
+    def _factor(self) -> Self:
+        for k in ("pain", "rmdq"):
+            loading, within = getattr(self, f"{k}_loading"), getattr(self, f"{k}_within")
+            if loading**2 > within:
+                raise SchemaError(
+                    f"must be at least {k}_loading^2 = {loading**2:.4g} (the common factor alone "
+                    f"correlates visits that much); got {within!r}",
+                    f"{k}_within",
                 )
-        a.finish()
-        trajectories.append(ArmTrajectory(means, sds))
-    t.finish()
-    return Outcome(name, (trajectories[0], trajectories[1]), design.arms, eligibility)
+        return self
 
 
-def _modifiers(t: _Table) -> tuple[tuple[Scale, ...], Medication]:
-    scales = []
-    for name, (_, low, high) in SCALE_RANGES.items():
-        s = t.table(name)
-        mean = s.number("mean", low, high, low_inclusive=False)
-        if mean >= high:
-            raise s.error(s.key("mean"), f"must be below {high}; got {mean!r}")
-        sd = s.number("sd", 0.0, (high - low) / 2, low_inclusive=False)
-        loading = s.number("loading", -0.99, 0.99)
-        s.finish()
-        scales.append(Scale(name, mean, sd, loading))
-    m = t.table("psychoactive")
-    prevalence = m.number("prevalence", 0.0, 1.0, low_inclusive=False)
-    if prevalence >= 1.0:
-        raise m.error(m.key("prevalence"), f"must be below 1; got {prevalence!r}")
-    medication = Medication(prevalence, m.number("loading", -0.99, 0.99))
-    m.finish()
-    t.finish()
-    return tuple(scales), medication
+class _CountsTable(Table):
+    pain: list[int]
+    rmdq: list[int]
+
+    @field_validator("pain", "rmdq")
+    @classmethod
+    def _lengths(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
+        return _per_visit(value, info)
 
 
-def _correlation(t: _Table) -> Correlation:
-    c = Correlation(
-        pain_loading=t.number("pain_loading", -0.99, 0.99),
-        pain_within=t.number("pain_within", 0.0, 0.99),
-        rmdq_loading=t.number("rmdq_loading", -0.99, 0.99),
-        rmdq_within=t.number("rmdq_within", 0.0, 0.99),
-        pain_rmdq_person=t.number("pain_rmdq_person", -1.0, 1.0),
-        pain_rmdq_visit=t.number("pain_rmdq_visit", -1.0, 1.0),
+class _FollowupTable(Table):
+    """``[followup]``: fields ``arm0``, ``arm1`` are added per design."""
+
+    arm0: _CountsTable
+    arm1: _CountsTable
+
+    @model_validator(mode="after")
+    def _counts(self, info: ValidationInfo) -> Self:
+        sizes = (info.context or {}).get("n_per_arm", (None, None))
+        for field_name, n in zip(("arm0", "arm1"), sizes, strict=True):
+            arm: _CountsTable = getattr(self, field_name)
+            alias = type(self).model_fields[field_name].alias or field_name
+            for outcome in ("pain", "rmdq"):
+                values = getattr(arm, outcome)
+                for k, v in enumerate(values):
+                    _check(v, 0, n, alias, outcome, k)
+                if values[0] != n:
+                    raise SchemaError(
+                        f"must equal the arm size {n} (no missing baseline); got {values[0]!r}",
+                        alias,
+                        outcome,
+                        0,
+                    )
+            for k, (p, r) in enumerate(zip(arm.pain, arm.rmdq, strict=True)):
+                if p < r:
+                    raise SchemaError(
+                        f"must be at least rmdq[{k}] = {r} (RMDQ is missing whenever pain is); "
+                        f"got {p!r}",
+                        alias,
+                        "pain",
+                        k,
+                    )
+        return self
+
+
+class _MissingnessTable(Table):
+    pain_baseline: _LogOdds
+    rmdq_baseline: _LogOdds
+    age: _LogOdds
+
+
+class _EffectTable(Table):
+    modifier: Text
+    outcome: Text
+    week: int
+    per_point: _Finite
+
+    @field_validator("modifier", "outcome")
+    @classmethod
+    def _known(cls, value: str, info: ValidationInfo) -> str:
+        allowed = MODIFIERS if info.field_name == "modifier" else OUTCOMES
+        if value not in allowed:
+            raise SchemaError(f"must be one of {', '.join(allowed)}; got {value!r}")
+        return value
+
+
+class _ScenarioFile(Table):
+    """Base of the whole file: ``pain``, ``rmdq`` and ``followup`` are set per design."""
+
+    scenario: _MetaTable
+    design: _DesignTable
+    demographics: _DemographicsTable
+    pain: _PainTable
+    rmdq: _RmdqTable
+    modifiers: _ModifiersTable
+    correlation: _CorrelationTable
+    followup: _FollowupTable
+    missingness: _MissingnessTable
+    effect_modification: list[_EffectTable] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _effects(self) -> Self:
+        followup = self.design.weeks[1:]
+        seen: set[tuple[str, int]] = set()
+        for k, e in enumerate(self.effect_modification):
+            if e.week not in followup:
+                raise SchemaError(
+                    f"must be a follow-up week {followup}; got {e.week!r}",
+                    "effect_modification",
+                    k,
+                    "week",
+                )
+            if (e.outcome, e.week) in seen:
+                raise SchemaError(
+                    f"repeats {e.outcome} at week {e.week}; one modifier per outcome and week",
+                    "effect_modification",
+                    k,
+                    "week",
+                )
+            seen.add((e.outcome, e.week))
+        return self
+
+
+@functools.cache
+def _file_model(arms: tuple[str, str]) -> type[_ScenarioFile]:
+    """The file schema with the per-arm tables named after ``arms``."""
+
+    def per_arm(base: type[Table], sub: type[Table]) -> Any:
+        fields: Any = {f"arm{k}": (sub, Field(alias=a)) for k, a in enumerate(arms)}
+        return create_model(base.__name__, __base__=base, **fields)
+
+    return create_model(
+        "_ScenarioFile",
+        __base__=_ScenarioFile,
+        pain=(per_arm(_PainTable, _TrajectoryTable), ...),
+        rmdq=(per_arm(_RmdqTable, _TrajectoryTable), ...),
+        followup=(per_arm(_FollowupTable, _CountsTable), ...),
     )
-    for k in ("pain", "rmdq"):
-        loading, within = getattr(c, f"{k}_loading"), getattr(c, f"{k}_within")
-        if loading**2 > within:
-            raise t.error(
-                t.key(f"{k}_within"),
-                f"must be at least {k}_loading^2 = {loading**2:.4g} (the common factor alone "
-                f"correlates visits that much); got {within!r}",
-            )
-    t.finish()
-    return c
 
 
-def _followup(t: _Table, design: Design) -> FollowUp:
-    counts: dict[str, list[tuple[int, ...]]] = {"pain": [], "rmdq": []}
-    for arm, n in zip(design.arms, design.n_per_arm, strict=True):
-        a = t.table(arm)
-        for outcome in counts:
-            values = a.integers(outcome, len(design.weeks), 0, n)
-            if values[0] != n:
-                raise a.error(
-                    f"{a.key(outcome)}[0]",
-                    f"must equal the arm size {n} (no missing baseline); got {values[0]!r}",
-                )
-            counts[outcome].append(values)
-        for k, (p, r) in enumerate(zip(counts["pain"][-1], counts["rmdq"][-1], strict=True)):
-            if p < r:
-                raise a.error(
-                    f"{a.key('pain')}[{k}]",
-                    f"must be at least rmdq[{k}] = {r} (RMDQ is missing whenever pain is); "
-                    f"got {p!r}",
-                )
-        a.finish()
-    t.finish()
-    pain, rmdq = counts["pain"], counts["rmdq"]
-    return FollowUp((pain[0], pain[1]), (rmdq[0], rmdq[1]))
-
-
-def _missingness(t: _Table) -> Missingness:
-    m = Missingness(
-        pain_baseline=t.number("pain_baseline", -5.0, 5.0),
-        rmdq_baseline=t.number("rmdq_baseline", -5.0, 5.0),
-        age=t.number("age", -5.0, 5.0),
-    )
-    t.finish()
-    return m
-
-
-def _effect_modification(value: Any, design: Design, where: str) -> tuple[EffectModification, ...]:
-    if not isinstance(value, list):
-        raise DataValidationError(
-            f"{where}: key 'effect_modification' must be an array of tables; got {value!r}"
-        )
-    out: list[EffectModification] = []
-    for k, entry in enumerate(value):
-        t = _Table(entry, f"effect_modification[{k}]", where)
-        modifier = t.text("modifier")
-        if modifier not in MODIFIERS:
-            raise t.error(
-                t.key("modifier"), f"must be one of {', '.join(MODIFIERS)}; got {modifier!r}"
-            )
-        outcome = t.text("outcome")
-        if outcome not in OUTCOMES:
-            raise t.error(t.key("outcome"), f"must be one of pain, rmdq; got {outcome!r}")
-        week = t.integer("week")
-        if week not in design.weeks[1:]:
-            raise t.error(
-                t.key("week"), f"must be a follow-up week {list(design.weeks[1:])}; got {week!r}"
-            )
-        if any(e.outcome == outcome and e.week == week for e in out):
-            raise t.error(
-                t.key("week"),
-                f"repeats {outcome} at week {week}; one modifier per outcome and week",
-            )
-        per_point = t.number("per_point")
-        t.finish()
-        out.append(EffectModification(modifier, outcome, week, per_point))
-    return tuple(out)
+def _trajectories(t: _OutcomeTable) -> tuple[ArmTrajectory, ArmTrajectory]:
+    a, b = t.arm0, t.arm1
+    return ArmTrajectory(tuple(a.mean), tuple(a.sd)), ArmTrajectory(tuple(b.mean), tuple(b.sd))
 
 
 def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> Scenario:
@@ -498,37 +552,66 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
     ------
     DataValidationError
         A key is missing, unknown, of the wrong type or out of range; the
-        message names the key and the value.
+        message names the key and the value, e.g. ``bad.toml: key
+        'pain.sham.sd[2]' must be a number > 0; got -2.0``.
+
+    Examples
+    --------
+    >>> import tomllib
+    >>> from resolve.errors import DataValidationError
+    >>> from resolve.simulate.scenario import DEFAULT_PATH
+    >>> with open(DEFAULT_PATH, "rb") as fh:
+    ...     data = tomllib.load(fh)
+    >>> scenario_from_dict(data).design.visits
+    ('baseline', 'week 12', 'week 18', 'week 26', 'week 52')
+    >>> data["correlation"]["pain_witin"] = data["correlation"].pop("pain_within")
+    >>> try:
+    ...     scenario_from_dict(data, source="my.toml")
+    ... except DataValidationError as exc:
+    ...     print(exc)  # doctest: +NORMALIZE_WHITESPACE
+    my.toml: unknown key 'correlation.pain_witin'
+    (value 0.45; did you mean 'correlation.pain_within'?)
     """
-    top = _Table(data, "", source)
-    meta = top.table("scenario")
-    name, description = meta.text("name"), meta.text("description")
-    meta.finish()
-    design = _design(top.table("design"))
-    demographics = _demographics(top.table("demographics"))
-    pain = _outcome(top.table("pain"), "pain", design, 0.0, 10.0)
-    rmdq = _outcome(top.table("rmdq"), "rmdq", design, 0.0, 24.0)
-    scales, medication = _modifiers(top.table("modifiers"))
-    correlation = _correlation(top.table("correlation"))
-    followup = _followup(top.table("followup"), design)
-    missingness = _missingness(top.table("missingness"))
-    effects: tuple[EffectModification, ...] = ()
-    if "effect_modification" in top.data:
-        effects = _effect_modification(top.raw("effect_modification"), design, source)
-    top.finish()
+    first = validate(_DesignFirst, data, source, style="dotted").design
+    arms = (first.arms[0], first.arms[1])
+    context = {"n_visits": len(first.weeks), "n_per_arm": tuple(first.n_per_arm)}
+    f = validate(_file_model(arms), data, source, context=context, style="dotted")
+    d = f.design
+    design = Design(arms, (d.n_per_arm[0], d.n_per_arm[1]), tuple(d.weeks))
+    g = f.demographics
+    m = f.modifiers
+    c = f.correlation
+    pain_counts = (tuple(f.followup.arm0.pain), tuple(f.followup.arm1.pain))
+    rmdq_counts = (tuple(f.followup.arm0.rmdq), tuple(f.followup.arm1.rmdq))
     return Scenario(
-        name=name,
-        description=description,
+        name=f.scenario.name,
+        description=f.scenario.description,
         design=design,
-        demographics=demographics,
-        pain=pain,
-        rmdq=rmdq,
-        scales=scales,
-        psychoactive=medication,
-        correlation=correlation,
-        followup=followup,
-        missingness=missingness,
-        effect_modification=effects,
+        demographics=Demographics(g.age_mean, g.age_sd, g.age_min, g.age_max, g.women),
+        pain=Outcome("pain", _trajectories(f.pain), arms, f.pain.eligibility_min),
+        rmdq=Outcome("rmdq", _trajectories(f.rmdq), arms, None),
+        scales=tuple(
+            Scale(name, s.mean, s.sd, s.loading)
+            for name in SCALE_RANGES
+            for s in [getattr(m, name)]
+        ),
+        psychoactive=Medication(m.psychoactive.prevalence, m.psychoactive.loading),
+        correlation=Correlation(
+            pain_loading=c.pain_loading,
+            pain_within=c.pain_within,
+            rmdq_loading=c.rmdq_loading,
+            rmdq_within=c.rmdq_within,
+            pain_rmdq_person=c.pain_rmdq_person,
+            pain_rmdq_visit=c.pain_rmdq_visit,
+        ),
+        followup=FollowUp(pain_counts, rmdq_counts),
+        missingness=Missingness(
+            f.missingness.pain_baseline, f.missingness.rmdq_baseline, f.missingness.age
+        ),
+        effect_modification=tuple(
+            EffectModification(e.modifier, e.outcome, e.week, e.per_point)
+            for e in f.effect_modification
+        ),
         source=source,
     )
 

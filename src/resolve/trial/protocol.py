@@ -21,13 +21,14 @@ Examples
 from __future__ import annotations
 
 import itertools
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Annotated, Literal, Self, TypeAlias
 
+from pydantic import Field, field_validator, model_validator
+
+from resolve._schema import SchemaError, Table, Text, Unique, between, validate
 from resolve._validation import parse_toml
 from resolve.errors import DataValidationError
 
@@ -197,317 +198,230 @@ class Protocol:
         )
 
 
-# ----------------------------------------------------------------------------- parsing
-def _check_keys(table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    unknown = [k for k in table if k not in allowed]
-    if unknown:
-        raise DataValidationError(
-            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
-            f"allowed: {', '.join(allowed)}"
-        )
+# ----------------------------------------------------------------------------- file schema
+# One pydantic model per TOML table (see resolve._schema): unknown keys are refused with
+# the nearest valid key, types are strict, and every rule names the table and key.
+_Names = Annotated[list[Text], Unique()]
+_Count = Annotated[int, between(0)]
 
 
-def _table(raw: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> Any:
-    if key not in raw:
-        if required:
-            raise DataValidationError(f"{where}: missing table [{key}]")
-        return {}
-    value = raw[key]
-    if not isinstance(value, dict):
-        raise DataValidationError(f"{where}: [{key}] must be a table; got {value!r}")
-    return value
+def _repeated(names: list[str], table: str, what: str) -> None:
+    """Refuse a name used twice in an array of tables (located at the second use)."""
+    for k, name in enumerate(names):
+        first = names.index(name)
+        if first != k:
+            raise SchemaError(
+                f"{name!r} also names [[{table}]] #{first + 1}; {what} names must be unique",
+                k,
+                "name",
+            )
 
 
-def _str(table: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
-    if key not in table:
-        if default is None:
-            raise DataValidationError(f"{where}: missing key {key!r}")
-        return default
-    value = table[key]
-    if not isinstance(value, str) or not value.strip():
-        raise DataValidationError(f"{where}: {key!r} must be a non-empty string; got {value!r}")
-    return value
+class _TrialTable(Table):
+    name: Text
+    version: Text
+    consent_versions: _Names
+
+    @field_validator("consent_versions")
+    @classmethod
+    def _some(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise SchemaError("must name at least one version")
+        return value
 
 
-def _int(
-    table: Mapping[str, Any], key: str, where: str, default: int | None = None, *, low: int = 0
-) -> int:
-    if key not in table:
-        if default is None:
-            raise DataValidationError(f"{where}: missing key {key!r}")
-        return default
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DataValidationError(f"{where}: {key!r} must be an integer; got {value!r}")
-    if value < low:
-        raise DataValidationError(f"{where}: {key!r} must be >= {low}; got {value!r}")
-    return value
+class _ArmTable(Table):
+    name: Text
+    ratio: Annotated[int, between(1)] = 1
 
 
-def _float(table: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
-    if key not in table:
-        if default is None:
-            raise DataValidationError(f"{where}: missing key {key!r}")
-        return default
-    value = table[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise DataValidationError(f"{where}: {key!r} must be a finite number; got {value!r}")
-    return float(value)
-
-
-def _str_list(
-    table: Mapping[str, Any], key: str, where: str, default: tuple[str, ...] | None = None
-) -> tuple[str, ...]:
-    if key not in table:
-        if default is None:
-            raise DataValidationError(f"{where}: missing key {key!r}")
-        return default
-    value = table[key]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise DataValidationError(
-            f"{where}: {key!r} must be a list of non-empty strings; got {value!r}"
-        )
-    dup = sorted({v for v in value if value.count(v) > 1})
-    if dup:
-        raise DataValidationError(f"{where}: {key!r} lists {', '.join(map(repr, dup))} twice")
-    return tuple(value)
-
-
-def _choice(value: str, allowed: tuple[str, ...], where: str, key: str) -> str:
-    if value not in allowed:
-        raise DataValidationError(
-            f"{where}: {key!r} must be one of {', '.join(allowed)}; got {value!r}"
-        )
-    return value
-
-
-def _array_of_tables(raw: Mapping[str, Any], key: str, where: str) -> list[dict[str, Any]]:
-    if key not in raw:
-        raise DataValidationError(f"{where}: missing [[{key}]] entries")
-    value = raw[key]
-    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
-        raise DataValidationError(f"{where}: [[{key}]] must be one or more tables; got {value!r}")
-    return value
-
-
-def _parse_arms(raw: Mapping[str, Any], source: str) -> tuple[Arm, ...]:
-    arms = []
-    for k, a in enumerate(_array_of_tables(raw, "arms", source)):
-        w = f"{source} [[arms]] #{k + 1}"
-        _check_keys(a, ("name", "ratio"), w)
-        arms.append(Arm(_str(a, "name", w), _int(a, "ratio", w, 1, low=1)))
-    names = [a.name for a in arms]
-    if len(arms) < 2:
-        raise DataValidationError(f"{source} [[arms]]: a trial needs at least two arms")
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise DataValidationError(f"{source} [[arms]]: arm name(s) {', '.join(dup)} repeated")
-    return tuple(arms)
-
-
-def _parse_factors(raw: Mapping[str, Any], source: str) -> tuple[Factor, ...]:
-    table = _table(raw, "factors", source, required=False)
-    w = f"{source} [factors]"
-    return tuple(Factor(name, _str_list(table, name, w)) for name in table) if table else ()
-
-
-def _check_levels(factors: tuple[Factor, ...], where: str) -> None:
-    for f in factors:
-        if not f.levels:
-            raise DataValidationError(f"{where}: factor {f.name!r} needs at least one level")
-
-
-_RANDOMISATION_KEYS = (
-    "method",
-    "strata",
-    "block_sizes",
-    "list_length_per_stratum",
-    "minimisation_factors",
-    "minimisation_weights",
-    "minimisation_p",
-    "initial_random",
-    "imbalance",
-)
-
-
-def _parse_randomisation(
-    raw: Mapping[str, Any], source: str, arms: tuple[Arm, ...], factors: tuple[Factor, ...]
-) -> tuple[tuple[str, ...], RandomisationSpec]:
-    r = _table(raw, "randomisation", source)
-    w = f"{source} [randomisation]"
-    _check_keys(r, _RANDOMISATION_KEYS, w)
-    method = _choice(_str(r, "method", w), ("blocks", "minimisation"), w, "method")
-    known = tuple(f.name for f in factors)
-    strata = _str_list(r, "strata", w, ())
-    min_factors = _str_list(r, "minimisation_factors", w, ())
-    for key, names in (("strata", strata), ("minimisation_factors", min_factors)):
-        for n in names:
-            if n not in known:
-                raise DataValidationError(
-                    f"{w}: {key!r} names factor {n!r}, which [factors] does not define "
-                    f"(defined: {', '.join(known) or 'none'})"
-                )
-    total = sum(a.ratio for a in arms)
-    sizes_raw = r.get("block_sizes", [])
-    if not isinstance(sizes_raw, list) or any(
-        isinstance(s, bool) or not isinstance(s, int) for s in sizes_raw
-    ):
-        raise DataValidationError(
-            f"{w}: 'block_sizes' must be a list of integers; got {sizes_raw!r}"
-        )
-    sizes = tuple(sizes_raw)
-    bad = [s for s in sizes if s <= 0 or s % total]
-    if bad:
-        raise DataValidationError(
-            f"{w}: 'block_sizes' {', '.join(map(str, bad))} not a positive multiple of the sum "
-            f"of arm ratios ({total})"
-        )
-    if len(set(sizes)) != len(sizes):
-        raise DataValidationError(f"{w}: 'block_sizes' repeats a size ({list(sizes)})")
-    length = _int(r, "list_length_per_stratum", w, 0, low=0)
-    weights_raw = r.get("minimisation_weights", [])
-    if not isinstance(weights_raw, list) or any(
-        isinstance(x, bool) or not isinstance(x, int | float) or not x > 0 for x in weights_raw
-    ):
-        raise DataValidationError(
-            f"{w}: 'minimisation_weights' must be a list of positive numbers; got {weights_raw!r}"
-        )
-    weights = tuple(float(x) for x in weights_raw)
-    if weights and len(weights) != len(min_factors):
-        raise DataValidationError(
-            f"{w}: 'minimisation_weights' has {len(weights)} values for "
-            f"{len(min_factors)} minimisation_factors"
-        )
-    p = _float(r, "minimisation_p", w, 0.8)
-    if not 0.5 <= p <= 1.0:
-        raise DataValidationError(f"{w}: 'minimisation_p' must be in [0.5, 1]; got {p!r}")
-    spec = RandomisationSpec(
-        method=method,  # type: ignore[arg-type]
-        block_sizes=sizes,
-        list_length_per_stratum=length,
-        minimisation_factors=min_factors,
-        minimisation_p=p,
-        initial_random=_int(r, "initial_random", w, 0, low=0),
-        imbalance=_choice(_str(r, "imbalance", w, "range"), ("range", "variance"), w, "imbalance"),  # type: ignore[arg-type]
-        minimisation_weights=weights,
+class _RandomisationTable(Table):
+    method: RandomisationMethod
+    strata: _Names = Field(default_factory=list)
+    block_sizes: list[int] = Field(default_factory=list)
+    list_length_per_stratum: _Count = 0
+    minimisation_factors: _Names = Field(default_factory=list)
+    minimisation_weights: list[Annotated[float, between(0, low_open=True)]] = Field(
+        default_factory=list
     )
-    if method == "blocks":
-        if not sizes:
-            raise DataValidationError(f"{w}: method 'blocks' needs 'block_sizes'")
-        if length < 1:
-            raise DataValidationError(f"{w}: method 'blocks' needs 'list_length_per_stratum' >= 1")
-    elif not min_factors:
-        raise DataValidationError(f"{w}: method 'minimisation' needs 'minimisation_factors'")
-    return strata, spec
+    minimisation_p: Annotated[float, between(0.5, 1)] = 0.8
+    initial_random: _Count = 0
+    imbalance: ImbalanceFunction = "range"
+
+    @model_validator(mode="after")
+    def _method(self) -> Self:
+        if len(set(self.block_sizes)) != len(self.block_sizes):
+            raise SchemaError(f"repeats a size ({self.block_sizes})", "block_sizes")
+        weights, factors = self.minimisation_weights, self.minimisation_factors
+        if weights and len(weights) != len(factors):
+            raise SchemaError(
+                f"has {len(weights)} values for {len(factors)} minimisation_factors",
+                "minimisation_weights",
+            )
+        if self.method == "blocks":
+            if not self.block_sizes:
+                raise SchemaError("method 'blocks' needs 'block_sizes'")
+            if self.list_length_per_stratum < 1:
+                raise SchemaError("method 'blocks' needs 'list_length_per_stratum' >= 1")
+        elif not factors:
+            raise SchemaError("method 'minimisation' needs 'minimisation_factors'")
+        return self
 
 
-_VISIT_KEYS = ("name", "week", "window_before_days", "window_after_days", "instruments", "kind")
+class _VisitTable(Table):
+    name: Text
+    week: Annotated[float, between()]
+    window_before_days: _Count = 0
+    window_after_days: _Count = 0
+    instruments: _Names = Field(default_factory=list)
+    kind: VisitKind
 
+    @field_validator("instruments")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        from resolve.instruments import available
 
-def _parse_visits(raw: Mapping[str, Any], source: str) -> tuple[VisitSpec, ...]:
-    from resolve.instruments import available
-
-    known = tuple(i.id for i in available())
-    visits: list[VisitSpec] = []
-    for k, v in enumerate(_array_of_tables(raw, "visits", source)):
-        w = f"{source} [[visits]] #{k + 1}"
-        _check_keys(v, _VISIT_KEYS, w)
-        name = _str(v, "name", w)
-        w = f"{w} ({name})"
-        instruments = _str_list(v, "instruments", w, ())
-        for i in instruments:
+        known = tuple(i.id for i in available())
+        for i in value:
             if i not in known:
-                raise DataValidationError(
-                    f"{w}: unknown instrument {i!r} in 'instruments'; known: {', '.join(known)}"
+                raise SchemaError(f"unknown instrument {i!r}; known: {', '.join(known)}")
+        return value
+
+
+class _ExclusionTable(Table):
+    name: Text
+    label: Text
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not value.replace("_", "").replace("-", "").isalnum() or value != value.lower():
+            raise SchemaError(f"must be lower-case letters, digits, '_' or '-'; got {value!r}")
+        return value
+
+
+class _EligibilityTable(Table):
+    age_min: _Count = 18
+    age_max: _Count = 70
+    duration_weeks_min: Annotated[float, between(0)] = 12.0
+    pain_min: Annotated[int, between(0, 10)] = 3
+    exclusions: list[_ExclusionTable] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.age_max < self.age_min:
+            raise SchemaError(
+                f"must be at least 'age_min' ({self.age_min}); got {self.age_max}", "age_max"
+            )
+        try:
+            _repeated([x.name for x in self.exclusions], "eligibility.exclusions", "exclusion")
+        except SchemaError as exc:
+            raise SchemaError(exc.message, "exclusions", *exc.loc) from None
+        return self
+
+
+class _ProtocolFile(Table):
+    trial: _TrialTable
+    arms: list[_ArmTable]
+    factors: dict[str, _Names] = Field(default_factory=dict)
+    randomisation: _RandomisationTable
+    visits: list[_VisitTable]
+    eligibility: _EligibilityTable
+
+    @model_validator(mode="after")
+    def _cross_table(self) -> Self:
+        if len(self.arms) < 2:
+            raise SchemaError(f"must list at least two arms; got {len(self.arms)}", "arms")
+        try:
+            _repeated([a.name for a in self.arms], "arms", "arm")
+        except SchemaError as exc:
+            raise SchemaError(exc.message, "arms", *exc.loc) from None
+        for name, levels in self.factors.items():
+            if not levels:
+                raise SchemaError("needs at least one level", "factors", name)
+        r = self.randomisation
+        defined = ", ".join(self.factors) or "none"
+        for key in ("strata", "minimisation_factors"):
+            for n in getattr(r, key):
+                if n not in self.factors:
+                    raise SchemaError(
+                        f"names factor {n!r}, which [factors] does not define (defined: {defined})",
+                        "randomisation",
+                        key,
+                    )
+        total = sum(a.ratio for a in self.arms)
+        bad = [s for s in r.block_sizes if s <= 0 or s % total]
+        if bad:
+            raise SchemaError(
+                f"{', '.join(map(str, bad))} not a positive multiple of the sum of arm ratios "
+                f"({total})",
+                "randomisation",
+                "block_sizes",
+            )
+        try:
+            _repeated([v.name for v in self.visits], "visits", "visit")
+        except SchemaError as exc:
+            raise SchemaError(exc.message, "visits", *exc.loc) from None
+        for k, (before, after) in enumerate(itertools.pairwise(self.visits)):
+            if after.week < before.week:
+                raise SchemaError(
+                    f"visits must be in time order; got week {after.week:g}, before "
+                    f"{before.name!r} (week {before.week:g})",
+                    "visits",
+                    k + 1,
+                    "week",
                 )
-        visits.append(
-            VisitSpec(
-                name=name,
-                week=_float(v, "week", w),
-                window_before_days=_int(v, "window_before_days", w, 0),
-                window_after_days=_int(v, "window_after_days", w, 0),
-                instruments=instruments,
-                kind=_choice(_str(v, "kind", w), VISIT_KINDS, w, "kind"),  # type: ignore[arg-type]
+        kinds = [v.kind for v in self.visits]
+        if kinds.count("baseline") != 1:
+            raise SchemaError(
+                f"exactly one visit must have kind 'baseline'; found {kinds.count('baseline')}",
+                "visits",
             )
-        )
-    names = [v.name for v in visits]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise DataValidationError(f"{source} [[visits]]: visit name(s) {', '.join(dup)} repeated")
-    for before, after in itertools.pairwise(visits):
-        if after.week < before.week:
-            raise DataValidationError(
-                f"{source} [[visits]] ({after.name}): visits must be in time order; week "
-                f"{after.week:g} comes after {before.name!r} at week {before.week:g}"
-            )
-    kinds = [v.kind for v in visits]
-    if kinds.count("baseline") != 1:
-        raise DataValidationError(
-            f"{source} [[visits]]: exactly one visit must have kind 'baseline'; "
-            f"found {kinds.count('baseline')}"
-        )
-    if kinds.count("screening") > 1:
-        raise DataValidationError(f"{source} [[visits]]: at most one 'screening' visit")
-    return tuple(visits)
+        if kinds.count("screening") > 1:
+            raise SchemaError("at most one 'screening' visit", "visits")
+        return self
 
 
-def _parse_eligibility(raw: Mapping[str, Any], source: str) -> EligibilitySpec:
-    e = _table(raw, "eligibility", source)
-    w = f"{source} [eligibility]"
-    _check_keys(e, ("age_min", "age_max", "duration_weeks_min", "pain_min", "exclusions"), w)
-    age_min = _int(e, "age_min", w, 18)
-    age_max = _int(e, "age_max", w, 70)
-    if age_max < age_min:
-        raise DataValidationError(f"{w}: 'age_max' {age_max} is below 'age_min' {age_min}")
-    duration = _float(e, "duration_weeks_min", w, 12.0)
-    if duration < 0:
-        raise DataValidationError(f"{w}: 'duration_weeks_min' must be >= 0; got {duration:g}")
-    pain_min = _int(e, "pain_min", w, 3)
-    if pain_min > 10:
-        raise DataValidationError(f"{w}: 'pain_min' must be in 0-10; got {pain_min}")
-    exclusions = []
-    raw_excl = e.get("exclusions", [])
-    if not isinstance(raw_excl, list) or not all(isinstance(x, dict) for x in raw_excl):
-        raise DataValidationError(f"{w}: 'exclusions' must be [[eligibility.exclusions]] tables")
-    for k, x in enumerate(raw_excl):
-        wx = f"{source} [[eligibility.exclusions]] #{k + 1}"
-        _check_keys(x, ("name", "label"), wx)
-        name = _str(x, "name", wx)
-        if not name.replace("_", "").replace("-", "").isalnum() or name != name.lower():
-            raise DataValidationError(
-                f"{wx}: 'name' must be lower-case letters, digits, '_' or '-'; got {name!r}"
-            )
-        exclusions.append(Exclusion(name, _str(x, "label", wx)))
-    names = [x.name for x in exclusions]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise DataValidationError(f"{w}: exclusion name(s) {', '.join(dup)} repeated")
-    return EligibilitySpec(age_min, age_max, duration, pain_min, tuple(exclusions))
-
-
-def _parse(raw: Mapping[str, Any], source: str) -> Protocol:
-    _check_keys(raw, ("trial", "arms", "factors", "randomisation", "visits", "eligibility"), source)
-    t = _table(raw, "trial", source)
-    wt = f"{source} [trial]"
-    _check_keys(t, ("name", "version", "consent_versions"), wt)
-    consent = _str_list(t, "consent_versions", wt)
-    if not consent:
-        raise DataValidationError(f"{wt}: 'consent_versions' must name at least one version")
-    arms = _parse_arms(raw, source)
-    factors = _parse_factors(raw, source)
-    _check_levels(factors, f"{source} [factors]")
-    strata, randomisation = _parse_randomisation(raw, source, arms, factors)
+def _build(f: _ProtocolFile, source: str) -> Protocol:
+    """The frozen dataclasses from a validated file."""
+    r = f.randomisation
+    e = f.eligibility
     return Protocol(
-        name=_str(t, "name", wt),
-        version=_str(t, "version", wt),
-        arms=arms,
-        strata=strata,
-        randomisation=randomisation,
-        visits=_parse_visits(raw, source),
-        eligibility=_parse_eligibility(raw, source),
-        consent_versions=consent,
+        name=f.trial.name,
+        version=f.trial.version,
+        arms=tuple(Arm(a.name, a.ratio) for a in f.arms),
+        strata=tuple(r.strata),
+        randomisation=RandomisationSpec(
+            method=r.method,
+            block_sizes=tuple(r.block_sizes),
+            list_length_per_stratum=r.list_length_per_stratum,
+            minimisation_factors=tuple(r.minimisation_factors),
+            minimisation_p=r.minimisation_p,
+            initial_random=r.initial_random,
+            imbalance=r.imbalance,
+            minimisation_weights=tuple(r.minimisation_weights),
+        ),
+        visits=tuple(
+            VisitSpec(
+                name=v.name,
+                week=v.week,
+                window_before_days=v.window_before_days,
+                window_after_days=v.window_after_days,
+                instruments=tuple(v.instruments),
+                kind=v.kind,
+            )
+            for v in f.visits
+        ),
+        eligibility=EligibilitySpec(
+            age_min=e.age_min,
+            age_max=e.age_max,
+            duration_weeks_min=e.duration_weeks_min,
+            pain_min=e.pain_min,
+            exclusions=tuple(Exclusion(x.name, x.label) for x in e.exclusions),
+        ),
+        consent_versions=tuple(f.trial.consent_versions),
         source=source,
-        factors=factors,
+        factors=tuple(Factor(name, tuple(levels)) for name, levels in f.factors.items()),
     )
 
 
@@ -560,5 +474,17 @@ def load_protocol(path: str | Path | None = None) -> Protocol:
 
 
 def parse_protocol(text: str, source: str) -> Protocol:
-    """Parse and validate protocol TOML ``text``; errors name ``source`` and the key."""
-    return _parse(parse_toml(text, source), source)
+    """Parse and validate protocol TOML ``text``; errors name ``source``, the table and key.
+
+    Examples
+    --------
+    >>> text = resources.files("resolve.trial").joinpath("protocols", "resolve.toml").read_text()
+    >>> parse_protocol(text, "mine.toml").source
+    'mine.toml'
+    >>> try:
+    ...     parse_protocol(text.replace("[eligibility]", "[eligibilty]"), "mine.toml")
+    ... except DataValidationError as exc:
+    ...     print(exc)
+    mine.toml: unknown key 'eligibilty' (did you mean 'eligibility'?)
+    """
+    return _build(validate(_ProtocolFile, parse_toml(text, source), source), source)
