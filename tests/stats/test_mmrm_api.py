@@ -1,6 +1,6 @@
 """MMRM behaviour beyond the SAS listings: invariances, errors, convergence, derivatives.
 
-golden: the bcva log-likelihoods come from shared/reference/mmrm/README.md (R mmrm
+golden: the bcva log-likelihoods come from tests/reference/sas/UPSTREAM-README.md (R mmrm
 0.3.18, us REML: -16035.51; quoted to -16035.5149 in the brief) and lme4
 ``lmer(BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT + (1 | USUBJID))`` (-16776.20).
 """
@@ -226,10 +226,118 @@ def test_gradient_and_hessian_match_finite_differences(fev, cov, reml) -> None: 
 
 
 def test_bcva_loglik_matches_r(bcva) -> None:  # type: ignore[no-untyped-def]
-    # golden: R mmrm 0.3.18 on shared/reference/mmrm/bcva_data.csv (README.md; -16035.5149)
+    # golden: R mmrm 0.3.18 on tests/reference/sas/bcva_data.csv (UPSTREAM-README.md; -16035.5149)
     us = mmrm("BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT", bcva, cov="us", **KW)
     assert us.loglik == pytest.approx(-16035.5149, rel=1e-8)
     # golden: lme4 lmer(BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT + (1 | USUBJID)), REML, -16776.20
     ri = mmrm("BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT", bcva, cov="ri", **KW)
     assert ri.loglik == pytest.approx(-16776.20, abs=0.005)
     assert ri.cov_params.estimate.min() > 0
+
+
+# -- factor levels and visit order (resolve._levels) ---------------------------------
+
+
+def _r_levels(case: str) -> list[str]:
+    """golden: levels(factor(x)) from R (tests/reference/r/levels_sort.R -> levels_sort.csv)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "reference" / "r" / "levels_sort.csv"
+    table = pd.read_csv(path, keep_default_na=False, dtype={"level": str})
+    rows = table[table["case"] == case].sort_values("position")
+    return list(rows["level"])
+
+
+def test_fev_levels_and_reference_levels_are_rs(base) -> None:  # type: ignore[no-untyped-def]
+    assert base.factor_levels["RACE"] == _r_levels("fev_race")
+    assert base.factor_levels["SEX"] == _r_levels("fev_sex")
+    assert base.reference_levels == {
+        "ARMCD": "PBO",
+        "AVISIT": "VIS1",
+        "RACE": _r_levels("fev_race")[0],
+        "SEX": _r_levels("fev_sex")[0],
+    }
+    assert base.visit_levels == ["VIS1", "VIS2", "VIS3", "VIS4"]
+    assert base.visit_order_source == "natural" and base.visit_order_inferred
+    text = base.summary()
+    assert "visit order inferred from labels: VIS1 < VIS2 < VIS3 < VIS4" in text
+    assert "reference levels: ARMCD = PBO, AVISIT = VIS1, RACE = Asian, SEX = Female" in text
+    d = base.to_dict()
+    assert d["visit_order"] == {
+        "levels": ["VIS1", "VIS2", "VIS3", "VIS4"],
+        "source": "natural",
+        "inferred": True,
+    }
+    assert d["reference_levels"]["RACE"] == "Asian"
+
+
+def test_mixed_case_arm_labels_use_r_order(fev, base) -> None:  # type: ignore[no-untyped-def]
+    data = fev.assign(ARMCD=fev["ARMCD"].map({"PBO": "Beta", "TRT": "alpha"}))
+    fit = mmrm(FORMULA, data, **KW)
+    # R: levels(factor(c("Beta", "alpha"))) is alpha, Beta (levels_sort.csv, case mixed_case)
+    assert fit.factor_levels["ARMCD"] == [v for v in _r_levels("mixed_case") if v != "gamma"]
+    assert fit.reference_levels["ARMCD"] == "alpha"
+    assert "ARMCDBeta" in fit.coef_names and "ARMCDalpha" not in fit.coef_names
+    # alpha is the old TRT arm: the arm effect at the reference visit changes sign.
+    assert fit.loglik == pytest.approx(base.loglik, abs=1e-8)
+    assert fit.coefficients["ARMCDBeta"] == pytest.approx(-base.coefficients["ARMCDTRT"], abs=1e-6)
+
+
+PERMUTED = ["VIS2", "VIS1", "VIS3", "VIS4"]
+
+
+def test_categorical_and_declared_visit_order_drive_ar1(fev) -> None:  # type: ignore[no-untyped-def]
+    natural = mmrm(FORMULA, fev, cov="ar1", **KW)
+    # The same permutation three ways: ordered Categorical, visit_order=, relabelling.
+    cat = fev.assign(
+        AVISIT=pd.Categorical(fev["AVISIT"], categories=PERMUTED, ordered=True),
+        ARMCD=pd.Categorical(fev["ARMCD"], categories=["TRT", "PBO"], ordered=True),
+    )
+    by_cat = mmrm(FORMULA, cat, cov="ar1", **KW)
+    assert by_cat.visit_levels == PERMUTED and by_cat.visit_order_source == "categorical"
+    assert not by_cat.visit_order_inferred
+    assert by_cat.reference_levels["ARMCD"] == "TRT" and "ARMCDPBO" in by_cat.coef_names
+    declared = mmrm(FORMULA, fev, cov="ar1", visit_order=PERMUTED, **KW)
+    assert declared.visit_levels == PERMUTED and declared.visit_order_source == "declared"
+    relabel = {v: f"t{i + 1}" for i, v in enumerate(PERMUTED)}
+    renamed = mmrm(FORMULA, fev.assign(AVISIT=fev["AVISIT"].map(relabel)), cov="ar1", **KW)
+    assert renamed.visit_levels == ["t1", "t2", "t3", "t4"]
+    assert by_cat.loglik == pytest.approx(renamed.loglik, abs=1e-8)
+    assert declared.loglik == pytest.approx(renamed.loglik, abs=1e-8)
+    assert abs(declared.loglik - natural.loglik) > 1e-3  # the order matters for ar1
+    assert "inferred" not in declared.summary()
+
+
+def test_numeric_visit_labels_sort_by_value(fev) -> None:  # type: ignore[no-untyped-def]
+    natural = mmrm(FORMULA, fev, cov="ar1", **KW)
+    data = fev.assign(WEEK=fev["VISITN"].map({1: 1, 2: 2, 3: 10, 4: 20}))
+    fit = mmrm(FORMULA, data, subject="USUBJID", visit="WEEK", cov="ar1")
+    assert fit.visit_levels == ["1", "2", "10", "20"]  # text order would be 1, 10, 2, 20
+    assert fit.visit_order_source == "natural" and not fit.visit_order_inferred
+    assert fit.loglik == pytest.approx(natural.loglik, abs=1e-8)
+    assert "inferred" not in fit.summary()
+
+
+@pytest.mark.parametrize(
+    ("order", "match"),
+    [
+        (["VIS1", "VIS2", "VIS3", "VIS4", "VIS9"], r"'VIS9'.*not a value of visit column 'AVISIT'"),
+        (["VIS1", "VIS2", "VIS3"], r"visit column 'AVISIT' lack .*'VIS4'"),
+        (["VIS1", "VIS1", "VIS2", "VIS3", "VIS4"], "repeat 'VIS1'"),
+        ("VIS1,VIS2", "list of visit labels"),
+        ([], "empty"),
+    ],
+)
+def test_bad_visit_order_is_named(fev, order, match) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(DataValidationError, match=match):
+        mmrm(FORMULA, fev, cov="ar1", visit_order=order, **KW)
+
+
+def test_batch_uses_visit_order(fev) -> None:  # type: ignore[no-untyped-def]
+    from resolve.stats import mmrm_batch
+
+    declared = mmrm(FORMULA, fev, cov="ar1", visit_order=PERMUTED, **KW)
+    out = mmrm_batch(FORMULA, [fev, fev], cov="ar1", visit_order=PERMUTED, **KW)
+    assert out.fits["loglik"].to_numpy() == pytest.approx([declared.loglik] * 2, abs=1e-8)
+    plain = mmrm_batch(FORMULA, [fev], cov="ar1", **KW)
+    assert abs(plain.fits["loglik"].iloc[0] - declared.loglik) > 1e-3

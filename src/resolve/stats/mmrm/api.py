@@ -30,6 +30,7 @@ def make_spec(
     weights: str | None = None,
     coordinates: str | Sequence[str] | None = None,
     conf_level: float = 0.95,
+    visit_order: Sequence[str] | None = None,
 ) -> MMRMSpec:
     """Validate the scalar options of a fit and return its frozen :class:`MMRMSpec`."""
     if coordinates is None:
@@ -42,6 +43,15 @@ def make_spec(
     for name, value in (("subject", subject), ("visit", visit)):
         if not isinstance(value, str):
             raise DataValidationError(f"{name} must be a column name; got {value!r}")
+    order: tuple[str, ...] | None = None
+    if visit_order is not None:
+        if isinstance(visit_order, str) or not isinstance(visit_order, Sequence):
+            raise DataValidationError(
+                f"visit_order must be a list of visit labels; got {visit_order!r}"
+            )
+        order = tuple(str(v) for v in visit_order)
+        if not order:
+            raise DataValidationError("visit_order must list the visit labels; got an empty list")
     spec = MMRMSpec(
         formula=formula,
         subject=subject,
@@ -53,6 +63,7 @@ def make_spec(
         weights=weights,
         coordinates=coords,
         conf_level=level,
+        visit_order=order,
     )
     if not get_structure(spec.cov).spatial and coords:
         raise DataValidationError(
@@ -74,6 +85,7 @@ def mmrm(
     weights: str | None = None,
     coordinates: str | Sequence[str] | None = None,
     conf_level: float = 0.95,
+    visit_order: Sequence[str] | None = None,
     control: FitControl | None = None,
 ) -> MMRMResult:
     """Fit a mixed model for repeated measures (marginal model, structured covariance).
@@ -89,12 +101,22 @@ def mmrm(
         ``"outcome ~ terms"`` in R/formulaic syntax, e.g.
         ``"FEV1 ~ RACE + SEX + ARMCD * AVISIT"``.  Categorical variables use
         treatment coding with the first level as reference; levels are the
-        categories of a pandas Categorical, otherwise the sorted unique values
-        (as R's ``factor()``).
+        categories of a pandas Categorical (in their order), otherwise the
+        unique values sorted as R's ``factor()`` sorts them in an
+        ``en_US.UTF-8`` locale (case-insensitive first: ``alpha < Beta``;
+        ``VIS10 < VIS2``; numbers numerically), see
+        :func:`resolve._levels.r_sort_levels`.  ``fit.factor_levels`` records
+        the levels used (the first is the reference).
     data : pandas.DataFrame
         Long format, one row per subject and visit.
     subject, visit : str
-        Columns identifying subjects and visits (visit levels ordered as above).
+        Columns identifying subjects and visits.  The visit order (which the
+        covariance structures ``ar1``, ``toep``, ``ad``, ... treat as time order,
+        and which also codes ``visit`` when it is in the formula) is
+        ``visit_order`` if given, else the categories of a pandas Categorical,
+        else the natural order of the labels (``week 6 < week 10 < week 26``,
+        see :func:`resolve._levels.natural_sort_levels`); ``fit.visit_levels``
+        and ``fit.visit_order_source`` record it.
     cov : str
         ``"us"`` (unstructured), ``"cs"``, ``"csh"``, ``"ar1"``, ``"ar1h"``, ``"toep"``,
         ``"toeph"``, ``"ad"``, ``"adh"`` (SAS ANTE(1)), ``"sp_exp"`` (spatial
@@ -118,6 +140,9 @@ def mmrm(
         Numeric coordinate column(s) for ``sp_exp``, ``sp_pow`` and ``sp_gau`` (Euclidean
         distance).
     conf_level : float in (0, 1)
+    visit_order : sequence of str, optional
+        The visit labels in time order; must list every label of the visit
+        column and nothing else.
     control : FitControl, optional
         Optimiser settings.
 
@@ -139,7 +164,7 @@ def mmrm(
     --------
     >>> import pandas as pd
     >>> from resolve.stats import mmrm
-    >>> fev = pd.read_csv("../shared/reference/mmrm/fev_data.csv")  # doctest: +SKIP
+    >>> fev = pd.read_csv("tests/reference/sas/fev_data.csv")  # doctest: +SKIP
     >>> fit = mmrm("FEV1 ~ RACE + SEX + ARMCD * AVISIT", fev,
     ...            subject="USUBJID", visit="AVISIT", cov="us")  # doctest: +SKIP
     >>> round(fit.loglik, 4)  # doctest: +SKIP
@@ -156,6 +181,7 @@ def mmrm(
         weights=weights,
         coordinates=coordinates,
         conf_level=conf_level,
+        visit_order=visit_order,
     )
     level = spec.conf_level
     with limit_blas_threads(1):

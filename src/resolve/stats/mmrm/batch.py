@@ -214,6 +214,7 @@ def mmrm_batch(
     df: str = "satterthwaite",
     weights: str | None = None,
     conf_level: float = 0.95,
+    visit_order: Sequence[str] | None = None,
     control: FitControl | None = None,
     terms: Sequence[str] | None = None,
     warm_start: bool = True,
@@ -224,8 +225,10 @@ def mmrm_batch(
 
     Parameters
     ----------
-    formula, subject, visit, cov, group, method, df, weights, conf_level, control
+    formula, subject, visit, cov, group, method, df, weights, conf_level, visit_order, control
         As :func:`resolve.stats.mmrm` (``coordinates`` are not supported here).
+        Level orders are decided per replicate by the same rules; pass
+        ``visit_order`` (or Categorical columns) to fix them for every replicate.
     datasets : pandas.DataFrame or sequence of DataFrames
         A long frame with a ``replicate`` column (each level is one data set,
         fitted in sorted order), or a list of frames (replicate = position).
@@ -272,6 +275,7 @@ def mmrm_batch(
         df=df,
         weights=weights,
         conf_level=conf_level,
+        visit_order=visit_order,
     )
     level = spec.conf_level
     if get_structure(spec.cov).spatial:

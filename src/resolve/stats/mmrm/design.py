@@ -13,12 +13,13 @@ import functools
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from resolve._levels import factor_levels, natural_sort_levels, r_sort_levels, sorted_levels
 from resolve._validation import require_columns, require_unique, show_values
 from resolve.errors import DataValidationError
 from resolve.stats.mmrm.covariance import CovarianceModel, get_structure
@@ -52,6 +53,7 @@ class ModelData:
     slot_of_obs: IntArray
     subjects: tuple[str, ...]
     visits: tuple[str, ...]
+    visit_source: str
     group_levels: tuple[str, ...]
     group_of_subject: IntArray
     xf: Array
@@ -105,10 +107,14 @@ def _is_categorical(s: pd.Series) -> bool:
 
 
 def _levels(s: pd.Series) -> tuple[str, ...]:
-    """Level order like R's ``factor()``: categories if categorical, else sorted values."""
+    """Level order like R's ``factor()``: categories if categorical, else R's sort.
+
+    Text sorts as R does in ``en_US.UTF-8`` (:func:`resolve._levels.r_sort_levels`:
+    case-insensitive first, ``alpha < Beta``); numbers sort numerically.
+    """
     if isinstance(s.dtype, pd.CategoricalDtype):
         return tuple(str(c) for c in s.cat.categories)
-    return tuple(sorted({str(v) for v in s.dropna().unique()}))
+    return tuple(sorted_levels(s.dropna().unique()))
 
 
 def _as_categorical(s: pd.Series, levels: tuple[str, ...]) -> pd.Series:
@@ -182,7 +188,13 @@ def _factor_codes(
     ustr: list[str | None]
     if pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
         codes_u, uniques = pd.factorize(s, use_na_sentinel=True)
-        ustr = [str(u) for u in uniques]
+        labels = [str(u) for u in uniques]
+        ustr = list(labels)
+        if levels is None and pd.api.types.is_integer_dtype(s.dtype):
+            # Numbers sort numerically, as R's factor() of a numeric vector.
+            levels = tuple(labels[int(i)] for i in np.argsort(np.asarray(uniques), kind="stable"))
+        elif levels is None:
+            levels = tuple(r_sort_levels(labels))  # False < True
     else:
         # Text columns: one dict lookup per row beats pd.factorize on (python-backed)
         # pandas string arrays. Missing values (None, NaN, pd.NA) map to no level.
@@ -191,8 +203,11 @@ def _factor_codes(
             [table.setdefault(v, len(table)) for v in s.to_numpy(dtype=object)], dtype=np.intp
         )
         ustr = [None if _is_missing(v) else str(v) for v in table]
-    if levels is None:
-        levels = tuple(sorted({u for u in ustr if u is not None}))
+        if levels is None:
+            if set(map(type, table)) == {str}:  # text labels, no missing values
+                levels = tuple(r_sort_levels(cast("dict[str, int]", table)))
+            else:  # R's order of the values (numerically if they are all numbers)
+                levels = tuple(sorted_levels([v for v in table if not _is_missing(v)]))
     pos = {lv: i for i, lv in enumerate(levels)}
     mapping = np.array([-1 if u is None else pos.get(u, -1) for u in ustr] + [-1], dtype=np.intp)
     return mapping[np.asarray(codes_u, dtype=np.intp)], levels
@@ -368,6 +383,38 @@ def _aliased(x: Array, tol: float = 1e-7) -> NDArray[np.bool_]:
     return out
 
 
+def _visit_codes(s: pd.Series, spec: MMRMSpec) -> tuple[IntArray, tuple[str, ...], str]:
+    """Codes of the visit column, its level order and how the order was obtained.
+
+    ``spec.visit_order`` if given (it must list exactly the visit labels in the
+    column), else the categories of a pandas Categorical, else natural order of
+    the labels (:func:`resolve._levels.natural_sort_levels`: ``week 6 < week 10``;
+    numeric labels by value).
+    """
+    codes, levels = _factor_codes(s)
+    if spec.visit_order is not None:
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            observed: list[str] = [levels[int(i)] for i in np.unique(codes[codes >= 0])]
+        else:
+            observed = list(levels)
+        order, source = factor_levels(
+            observed,
+            spec.visit_order,
+            name=f"visit column {spec.visit!r}",
+            unused="error",
+        )
+    elif isinstance(s.dtype, pd.CategoricalDtype):
+        return codes, levels, "categorical"
+    else:
+        order, source = natural_sort_levels(levels), "natural"
+    new = tuple(order)
+    if new == levels:
+        return codes, levels, source
+    pos = {lv: i for i, lv in enumerate(new)}
+    remap = np.array([pos.get(lv, -1) for lv in levels] + [-1], dtype=np.intp)
+    return remap[codes], new, source
+
+
 def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     """Validate ``data`` against ``spec`` and build a :class:`ModelData`."""
     outcome, rhs_vars = _parse_formula(spec.formula)
@@ -391,7 +438,7 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
             raise DataValidationError(
                 f"column {key!r} has {int(data[key].isna().sum())} missing values"
             )
-    visit_all, visits = _factor_codes(data[spec.visit])
+    visit_all, visits, visit_source = _visit_codes(data[spec.visit], spec)
     subj_all, subjects_all = _factor_codes(data[spec.subject])
     pair = subj_all.astype(np.int64) * len(visits) + visit_all
     if np.unique(pair).size < pair.size:
@@ -586,6 +633,7 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
         slot_of_obs=slot,
         subjects=subjects,
         visits=visits,
+        visit_source=visit_source,
         group_levels=group_levels,
         group_of_subject=group_of_subject,
         xf=xf,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from resolve._levels import numeric_labels
 from resolve._results import Result, jsonable
 from resolve.errors import DataValidationError
 from resolve.stats.mmrm.design import ModelData
@@ -82,6 +83,13 @@ class MMRMResult(Result):
     loglik, aic, aicc, bic : float
         Log-likelihood (restricted for REML) and information criteria as SAS
         PROC MIXED computes them (BIC uses the number of subjects).
+    visit_levels : list of str
+        The visit order used (time order for the covariance structure).
+    visit_order_source : {"declared", "categorical", "natural"}
+        How the visit order was obtained.
+    factor_levels : dict
+        Levels of every categorical variable of the formula; the first is the
+        reference level.
     """
 
     data: ModelData
@@ -150,6 +158,52 @@ class MMRMResult(Result):
     @property
     def coef_names(self) -> tuple[str, ...]:
         return self.data.coef_names
+
+    # -- level orders -----------------------------------------------------------
+    @property
+    def visit_levels(self) -> list[str]:
+        """The visit labels in the order used for the covariance structure."""
+        return list(self.data.visits)
+
+    @property
+    def visit_order_source(self) -> str:
+        """``"declared"`` (``visit_order=``), ``"categorical"`` or ``"natural"``."""
+        return self.data.visit_source
+
+    @property
+    def visit_order_inferred(self) -> bool:
+        """True when the visit order was inferred from labels that are not all numbers."""
+        if self.visit_order_source != "natural":
+            return False
+        return not numeric_labels(self.visit_levels)
+
+    @property
+    def factor_levels(self) -> dict[str, list[str]]:
+        """Levels of each categorical variable in the formula (first = reference)."""
+        levels = self.data.spec.levels
+        return {v: list(levels[v]) for v in self.data.factor_codes}
+
+    @property
+    def reference_levels(self) -> dict[str, str]:
+        """The reference (first) level of each categorical variable in the formula."""
+        return {v: lv[0] for v, lv in self.factor_levels.items() if lv}
+
+    def level_notes(self, option: str = "visit_order=") -> list[str]:
+        """Lines stating the visit order (if inferred) and the reference levels.
+
+        ``option`` names how to change the visit order (``"--visit-order"`` on
+        the command line).
+        """
+        lines = []
+        order = " < ".join(self.visit_levels)
+        if self.visit_order_inferred:
+            lines.append(f"visit order inferred from labels: {order}; set {option} to change")
+        else:
+            lines.append(f"visit order ({self.visit_order_source}): {order}")
+        refs = self.reference_levels
+        if refs:
+            lines.append("reference levels: " + ", ".join(f"{v} = {lv}" for v, lv in refs.items()))
+        return lines
 
     # -- estimates ------------------------------------------------------------
     @cached_property
@@ -519,6 +573,13 @@ class MMRMResult(Result):
                 "n_subjects": self.n_subjects,
                 "n_obs": self.n_obs,
                 "aliased": list(self.aliased),
+                "visit_order": {
+                    "levels": self.visit_levels,
+                    "source": self.visit_order_source,
+                    "inferred": self.visit_order_inferred,
+                },
+                "factor_levels": self.factor_levels,
+                "reference_levels": self.reference_levels,
                 "coefficients": self._table.to_dict(orient="records"),
                 "cov_params": self.cov_params.to_dict(orient="records"),
                 "covariance": {
@@ -531,8 +592,13 @@ class MMRMResult(Result):
         )
         return out
 
-    def summary(self) -> str:
-        """Readable summary in the spirit of R's ``summary(mmrm)``."""
+    def summary(self, *, visit_order_option: str = "visit_order=") -> str:
+        """Readable summary in the spirit of R's ``summary(mmrm)``.
+
+        It states the visit order used (and, when it was inferred from the
+        labels, how to set it: ``visit_order_option``) and the reference level
+        of each factor.
+        """
         spec = self.spec
         lines = [
             f"mmrm fit ({'converged' if self.converged else 'NOT CONVERGED'})",
@@ -544,6 +610,10 @@ class MMRMResult(Result):
             f"Subject:     {spec.subject}   Visit: {spec.visit}",
             f"Method:      {self.method.upper()}   Degrees of freedom: {self.df_method}",
             f"Data:        {self.n_subjects} subjects, {self.n_obs} observations",
+            *(
+                f"Levels:      {line}" if i == 0 else f"             {line}"
+                for i, line in enumerate(self.level_notes(visit_order_option))
+            ),
             "",
             "Model fit:",
             f"  logLik {self.loglik:.4f}   -2logLik {-2 * self.loglik:.4f}   "

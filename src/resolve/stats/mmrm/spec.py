@@ -58,6 +58,10 @@ class MMRMSpec:
         Numeric coordinate columns for ``sp_exp``, ``sp_pow`` and ``sp_gau``.
     conf_level : float
         Confidence level for intervals.
+    visit_order : tuple of str or None
+        Declared order of the visit labels (used for the covariance structure
+        and the visit factor); None to take the categories of a pandas
+        Categorical visit column, else the natural order of the labels.
     levels : dict
         Filled by :func:`resolve.stats.mmrm.design.build_design`: the level
         order of every categorical variable (first level = reference).
@@ -73,6 +77,7 @@ class MMRMSpec:
     weights: str | None = None
     coordinates: tuple[str, ...] = ()
     conf_level: float = 0.95
+    visit_order: tuple[str, ...] | None = None
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
