@@ -27,6 +27,7 @@ from resolve.analysis.effect_modifiers import (
 )
 from resolve.analysis.multiplicity import adjust_p
 from resolve.analysis.plan import Plan
+from resolve.analysis.run import MODIFIER_COLUMNS
 from resolve.errors import DataValidationError, UnknownNameError
 
 R_DIR = Path(__file__).resolve().parents[1] / "reference" / "r"
@@ -105,12 +106,12 @@ def test_global_test_is_the_nested_model_f(data, result) -> None:  # type: ignor
 def test_table_columns_and_family(result, plan) -> None:  # type: ignore[no-untyped-def]
     t = result.table
     contract = [
-        "modifier", "label", "type", "unit", "outcome", "visit", "n", "estimate", "std_error",
-        "conf_low", "conf_high", "p_value", "sd", "estimate_per_sd", "conf_low_per_sd",
-        "conf_high_per_sd", "p_holm", "p_bh", "in_family", "exploratory", "nonlinearity_p",
-        "direction_hypothesised", "direction_observed",
+        "modifier", "label", "type", "unit", "outcome", "visit", "contrast", "n", "estimate",
+        "std_error", "conf_low", "conf_high", "p_value", "sd", "estimate_per_sd",
+        "conf_low_per_sd", "conf_high_per_sd", "p_holm", "p_bh", "in_family", "exploratory",
+        "nonlinearity_p", "direction_hypothesised", "direction_observed", "df", "statistic",
     ]  # fmt: skip
-    assert list(t.columns[: len(contract)]) == contract
+    assert list(t.columns) == contract == list(MODIFIER_COLUMNS)
     assert len(t) == 8 * 2 * 4
     assert set(t.loc[t.in_family, "visit"]) == set(plan.effect_modification.family_visits)
     assert t.loc[~t.in_family, ["p_holm", "p_bh"]].isna().all().all()

@@ -578,6 +578,8 @@ def test_reference_page_is_generated_from_the_schema() -> None:
     # every key the bundled plan uses (and the optional ones it leaves out) is documented
     def walk(table: dict[str, Any], header: str) -> None:
         for key, value in table.items():
+            if isinstance(value, dict) and f"| `{key}` |" in generated:
+                continue  # a key whose value is an inline table (covariate_levels, ...)
             if isinstance(value, dict):
                 assert f"### `[{header}{key}]`" in generated, key
                 walk(value, f"{header}{key}.")

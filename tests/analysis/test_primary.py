@@ -167,9 +167,13 @@ def test_three_arms_compare_each_with_reference(trial: pd.DataFrame, tmp_path: P
     assert len(res) == 2 * 2 * 4
     traj = trajectories(p.validate_data(data), p)
     t2 = table2(traj, res, p)
-    for col in ("difference_resolve", "difference_extra", "p_value_extra", "p_text_resolve"):
-        assert col in t2.columns
-    assert (t2["difference"] == t2["difference_resolve"]).all()
+    # one row per outcome x visit x contrast, each contrast labelled
+    assert len(t2) == 2 * 5 * 2
+    assert list(t2["contrast"].iloc[:2]) == ["resolve - sham", "extra - sham"]
+    for r in res.itertuples():
+        row = t2[(t2.outcome == r.outcome) & (t2.visit == r.visit) & (t2.contrast == r.contrast)]
+        assert row["difference"].item() == format_difference(r.estimate, r.conf_low, r.conf_high)
+        assert row["p_value"].item() == r.p_value
     flow = consort(p.validate_data(data), p)
     alloc = flow[flow.stage == "allocated"].set_index("arm")["n"]
     assert alloc.to_dict() == {"sham": 138, "resolve": 69, "extra": 69}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -47,7 +49,7 @@ def test_analyze_bundled_trial(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_print_only_and_explicit_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plan = tmp_path / "plan.toml"
-    plan.write_text(BUNDLED_PLAN.replace("[[modifiers]]", "[[unused]]"))
+    plan.write_text(BUNDLED_PLAN.split("[[modifiers]]")[0])  # no modifiers: faster
     code, stdout, err = invoke(["analyze", DATA, "--plan", str(plan), "--quiet"], capsys)
     assert code == 0, err
     assert "rmdq" in stdout and err == ""
@@ -168,3 +170,170 @@ def test_missing_files(which: str, tmp_path: Path, capsys: pytest.CaptureFixture
     code, _, err = invoke([*args, "--out", str(tmp_path / "out")], capsys)
     assert code == 2 and err.count("\n") == 1 and "no such file" in err
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- anyone's trial
+R_DIR = Path(__file__).resolve().parents[1] / "reference" / "r"
+PAIN = "Pain NRS (0-10)"  # the three-arm trial's pain column (tests/analysis/three_arm.py)
+
+
+def _three_arm_files(
+    folder: Path, edit: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+) -> tuple[Path, Path]:
+    """The renamed three-arm trial as a CSV and its plan (``Sex`` a factor covariate)."""
+    from tests.analysis.three_arm import plan_toml, three_arm_data
+
+    data = three_arm_data()
+    if edit is not None:
+        data = edit(data)
+    csv, plan = folder / "three.csv", folder / "three.toml"
+    data.to_csv(csv, index=False)
+    plan.write_text(plan_toml(covariates=("Sex",)), encoding="utf-8")
+    return csv, plan
+
+
+def test_three_arm_trial_with_own_names_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Done when: own column names, 3 arms, visits 'Week 0..26', a text covariate; every
+    contrast labelled in primary.csv (equal to R: resolve_three_arm_emmeans.csv, Sex as a
+    factor) and on the console."""
+    csv, plan = _three_arm_files(tmp_path)
+    out = tmp_path / "out"
+    code, stdout, err = invoke(
+        ["analyze", str(csv), "--plan", str(plan), "--out", str(out)], capsys
+    )
+    assert code == 0, err
+    primary = pd.read_csv(out / "primary.csv")
+    labels = ["GSR - usual care", "GSR+education - usual care", "GSR+education - GSR"]
+    assert list(dict.fromkeys(primary["contrast"])) == labels
+    ref = pd.read_csv(R_DIR / "resolve_three_arm_emmeans.csv")
+    ref = ref[(ref["covariate"] == "Sex") & (ref["visit"] != "Week 0")]
+    merged = primary.merge(ref, on=["outcome", "visit", "contrast"], suffixes=("", "_r"))
+    assert len(merged) == len(primary) == 2 * 3 * 3
+    for col in ("estimate", "std_error", "df", "p_value", "conf_low", "conf_high"):
+        assert ((merged[col] - merged[f"{col}_r"]).abs() <= 1e-4 * merged[f"{col}_r"].abs()).all()
+    for label in labels:
+        assert stdout.count(label) == 2 * 3, label  # one console row per outcome and visit
+    table2 = pd.read_csv(out / "table2.csv")
+    assert set(table2["contrast"]) == set(labels) and "GSR+education_mean" in table2.columns
+    modifiers = pd.read_csv(out / "modifiers.csv")
+    assert set(modifiers["contrast"]) == set(labels[:2])
+    assert "report.html" in {p.name for p in out.iterdir()}
+
+
+@pytest.mark.parametrize("value", [15, -3])
+def test_out_of_range_value_is_refused_naming_the_row(
+    value: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def edit(d: pd.DataFrame) -> pd.DataFrame:
+        d = d.copy()
+        d.loc[6, PAIN] = value  # data row 7, line 8 of the file
+        return d
+
+    csv, plan = _three_arm_files(tmp_path, edit)
+    out = tmp_path / "out"
+    code, stdout, err = invoke(
+        ["analyze", str(csv), "--plan", str(plan), "--out", str(out)], capsys
+    )
+    assert code == 2, (stdout, err)
+    expected = (
+        f"resolve: error: three.csv: row 7, column '{PAIN}': value {value} is outside the "
+        "plan's range [0, 10]"
+    )
+    assert err.startswith(expected) and err.count("\n") == 1, err
+    assert not out.exists() and "Traceback" not in err
+
+
+@pytest.mark.parametrize("text", ["NaN", "NA"])
+def test_text_nan_in_an_outcome_is_refused(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = Path(DATA).read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    cells = lines[5].split(",")
+    cells[header.index("pain")] = text
+    lines[5] = ",".join(cells)
+    data = tmp_path / "trial.csv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, _, err = invoke(["analyze", str(data), "--quiet"], capsys)
+    assert code == 2
+    assert f"trial.csv: row 5, column 'pain' must be numeric; found '{text}'" in err, err
+
+
+# ----------------------------------------------------------------------------- strict --out
+@pytest.mark.parametrize("command", ["analyze", "demo"])
+def test_out_is_a_file_exit_2_before_any_work(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "results"
+    target.write_text("keep me")
+    args = ["analyze", DATA] if command == "analyze" else ["demo"]
+    start = time.perf_counter()
+    code, stdout, err = invoke([*args, "--out", str(target)], capsys)
+    elapsed = time.perf_counter() - start
+    assert code == 2 and stdout == ""
+    assert err == f"resolve: error: {target}: exists and is not a directory\n"
+    assert elapsed < 5  # refused up front: no model was fitted (an analysis takes longer)
+    assert "fitting" not in err and target.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no temporary left
+
+
+def test_out_inside_a_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    code, _, err = invoke(["analyze", DATA, "--out", str(tmp_path / "notes.txt" / "out")], capsys)
+    assert code == 2
+    assert err == (
+        f"resolve: error: {tmp_path / 'notes.txt' / 'out'}: cannot create it "
+        f"({tmp_path / 'notes.txt'} is not a directory)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_out_not_writable_names_the_given_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # as if ``locked`` were read-only (chmod does not stop root, so the check is simulated)
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode)
+    )
+    code, stdout, err = invoke(["analyze", DATA, "--out", str(locked / "new" / "out")], capsys)
+    assert code == 2 and stdout == ""
+    assert err == (
+        f"resolve: error: {locked / 'new' / 'out'}: cannot write there ({locked} is not writable)\n"
+    )
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere"
+)
+def test_out_in_a_read_only_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, _, err = invoke(["analyze", DATA, "--out", str(locked / "out")], capsys)
+    finally:
+        locked.chmod(0o700)
+    assert code == 2 and f"{locked / 'out'}: cannot write there" in err
+    assert ".tmp" not in err and list(locked.iterdir()) == []
+
+
+def test_existing_out_directory_is_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "other.txt").write_text("kept")
+    plan = tmp_path / "plan.toml"
+    plan.write_text(BUNDLED_PLAN.split("[[modifiers]]")[0])
+    code, _, err = invoke(
+        ["analyze", DATA, "--plan", str(plan), "--out", str(out), "--no-report", "--quiet"],
+        capsys,
+    )
+    assert code == 0, err
+    assert (out / "primary.csv").is_file() and (out / "other.txt").read_text() == "kept"

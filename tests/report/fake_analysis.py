@@ -3,7 +3,8 @@
 The report only consumes the result contract (``resolve.analysis.result``), so
 its tests do not depend on the analysis engine: means and Welch differences
 stand in for the mixed models, and per-visit OLS ``y_t ~ arm * m + y_0`` for
-the effect-modification models. Numbers are realistic, not validated.
+the effect-modification models. Numbers are realistic, not validated. Table 1 and
+the responder analysis are the real (model-free) functions.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import pandas as pd
 from scipy import stats
 
 from resolve import datasets
+from resolve.analysis.baseline import table1
 from resolve.analysis.plan import Plan, load_plan
+from resolve.analysis.responders import responder_analysis
 from resolve.analysis.result import ModifierAnalysis, TrialAnalysis
 
 ITEMS = (
@@ -113,7 +116,9 @@ def _modifiers(data: pd.DataFrame, plan: Plan) -> ModifierAnalysis:
                     }
                 )
 
-                def effect(val: float, beta: np.ndarray = beta, cov: np.ndarray = cov) -> tuple:
+                def effect(
+                    val: float, beta: np.ndarray = beta, cov: np.ndarray = cov
+                ) -> tuple[float, float, float]:
                     g = np.array([0, 1, 0, val, 0.0])
                     e = float(g @ beta)
                     s = float(np.sqrt(g @ cov @ g))
@@ -124,7 +129,8 @@ def _modifiers(data: pd.DataFrame, plan: Plan) -> ModifierAnalysis:
                     for k, val in enumerate(cuts, start=1):
                         e, lo, hi = effect(float(val))
                         quart.append([m.name, o.name, v, f"Q{k}", float(val), e, lo, hi])
-                    grid = np.linspace(*np.quantile(mod, [0.05, 0.95]), 25)
+                    low, high = (float(x) for x in np.quantile(mod, [0.05, 0.95]))
+                    grid = np.linspace(low, high, 25)
                 else:
                     grid = np.array([0.0, 1.0])
                 for val in grid:
@@ -169,7 +175,10 @@ def make_analysis(data: pd.DataFrame | None = None) -> TrialAnalysis:
     plan = load_plan()
     t = plan.trial
     data = datasets.load("resolve") if data is None else data
-    traj, tab2, prim, sens = [], [], [], []
+    traj: list[list[object]] = []
+    tab2: list[dict[str, object]] = []
+    prim: list[list[object]] = []
+    sens: list[list[object]] = []
     for o in plan.outcomes:
         for v in t.visits:
             row: dict[str, object] = {"outcome": o.name, "visit": v}
@@ -212,8 +221,11 @@ def make_analysis(data: pd.DataFrame | None = None) -> TrialAnalysis:
                     )
             tab2.append(row)
     eff = ["outcome", "visit", "model", "estimate", "std_error", "df", "conf_low", "conf_high"]
+    contrast = f"{next(a for a in t.arms if a != t.reference_arm)} - {t.reference_arm}"
     primary = pd.DataFrame(prim, columns=[*eff, "p_value"])
     sensitivity = pd.DataFrame(sens, columns=[*eff, "p_value"])
+    primary.insert(2, "contrast", contrast)
+    sensitivity.insert(2, "contrast", contrast)
     trajectories = pd.DataFrame(
         traj, columns=["outcome", "arm", "visit", "n", "mean", "sd", "conf_low", "conf_high"]
     )
@@ -228,6 +240,7 @@ def make_analysis(data: pd.DataFrame | None = None) -> TrialAnalysis:
             consort.append([f"assessed at {v}", a, seen, f"{len(sub) - seen} missed"])
     for a in t.arms:
         consort.append(["analysed", a, int((per_subject[t.arm] == a).sum()), "intention to treat"])
+    valid = plan.validate_data(data)
     return TrialAnalysis(
         plan=plan,
         primary=primary,
@@ -237,4 +250,6 @@ def make_analysis(data: pd.DataFrame | None = None) -> TrialAnalysis:
         sensitivity=sensitivity,
         modifiers=_modifiers(data, plan),
         notes=("Fixture analysis built with plain pandas for the report tests.",),
+        table1=table1(valid, plan),
+        responders=responder_analysis(valid, plan, validated=True),
     )

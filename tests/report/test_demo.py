@@ -26,6 +26,13 @@ def test_demo_writes_report_and_prints_tables(
     assert {"week 18", "week 52"} <= set(primary["visit"])
     html = (out / "report.html").read_text()
     assert "bundled example trial" in html and html.count("<svg") == 5
+    # the bundled trial carries (simulated) screening counts: the flow starts at eligibility
+    assert ">Assessed for eligibility<" in html and "simulated screening counts" in html
+    flow = pd.read_csv(out / "consort.csv")
+    assert flow["stage"].iloc[0] == "assessed for eligibility"
+    for name in ("table1.csv", "responders.csv", "responders.json", "summary.txt"):
+        assert (out / name).is_file(), name
+    assert "Results in plain language" in html
 
 
 def test_demo_simulates_with_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,7 +40,9 @@ def test_demo_simulates_with_seed(tmp_path: Path, capsys: pytest.CaptureFixture[
     code = run(["demo", "--out", str(out), "--seed", "7"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "simulate_trial(seed=7)" in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    assert "simulate_trial(seed=7)" in html
+    assert "No screening data were supplied" in html  # the screening log is the bundled trial's
     assert len(pd.read_csv(out / "modifiers.csv")) > 0
 
 

@@ -16,7 +16,7 @@ from resolve.report.figures import (
     _quantile_label,
     forest_figure,
     select_findings,
-    visit_week,
+    visit_axis,
 )
 from resolve.report.html import credible_findings
 from resolve.report.tables import fmt_ci, fmt_num, fmt_p
@@ -42,10 +42,18 @@ def test_numbers_use_true_minus_and_no_negative_zero() -> None:
     assert fmt_ci(np.nan, 0, 1) == "\u2014"
 
 
-def test_visit_week() -> None:
-    assert visit_week("baseline") == 0
-    assert visit_week("week 18") == 18
-    assert np.isnan(visit_week("follow-up"))
+def test_visit_axis_uses_plan_times_else_names() -> None:
+    from dataclasses import replace
+
+    plan = load_plan()
+    pos, ticks, label = visit_axis(plan, ["week 52", "baseline"])
+    assert pos == {"baseline": 0.0, "week 52": 52.0} and ticks == ["0", "52"]
+    assert label == plan.trial.time_label
+    trial = replace(plan.trial, visits=("T0", "T1", "T2"), baseline_visit="T0",
+                    primary_visit="T1", visit_times=None)  # fmt: skip
+    pos, ticks, label = visit_axis(replace(plan, trial=trial), ["T2", "T0", "T1"])
+    assert ticks == ["T0", "T1", "T2"] and list(pos.values()) == [0.0, 1.0, 2.0]
+    assert label == "Visit"
 
 
 def test_label_helpers() -> None:
@@ -76,12 +84,13 @@ def test_select_findings_ranks_credible_then_p(analysis: TrialAnalysis) -> None:
     worst = table.sort_values("p_value").iloc[-1]
     key = (str(worst["modifier"]), str(worst["outcome"]), str(worst["visit"]))
     chosen = select_findings(table, exploratory_p=0.2, credible={key}, limit=4)
-    assert chosen[0] == key and len(chosen) == 4
+    assert chosen[0][:3] == key and len(chosen) == 4
+    assert {len(k) for k in chosen} == {4}  # (modifier, outcome, visit, contrast)
     ps = [
         float(
             table[(table.modifier == m) & (table.outcome == o) & (table.visit == v)].p_value.iloc[0]
         )
-        for m, o, v in chosen[1:]
+        for m, o, v, _ in chosen[1:]
     ]
     assert ps == sorted(ps) and all(p < 0.2 for p in ps)
     none = select_findings(table.assign(p_value=0.9), exploratory_p=0.2, limit=3)
@@ -111,7 +120,7 @@ def test_consort_overall_then_arms() -> None:
     assert svg.count("<rect") == 7  # 1 overall + 3 stages x 2 arms; "missing" is a side line
     assert "n = 276" in svg and "Missing, n = 9" in svg
     assert "&lt;week 18&gt;" in svg  # escaped
-    assert svg.index(">Sham<") < svg.index(">Resolve<")
+    assert svg.index(">sham<") < svg.index(">resolve<")  # arm names exactly as written
     assert len(re.findall(r"marker-end", svg)) == 6
 
 

@@ -19,9 +19,12 @@ from resolve.report import write_html, write_report
 from resolve.report.html import render_html
 
 SECTIONS = (
+    "key-results",
     "summary",
     "flow",
+    "baseline",
     "outcomes",
+    "responders",
     "primary",
     "modifiers",
     "curves",
@@ -80,7 +83,13 @@ def test_html_is_well_formed_with_every_section(report_html: str) -> None:
     # CONSORT + trajectories + forest + curves + quartiles
     assert doc.counts["svg"] == 5
     assert doc.counts["figure"] == 5 and doc.counts["figcaption"] == 5
-    for caption in ("Figure 1.", "Figure 5.", "Table 2.", "Outcomes by randomised group"):
+    for caption in (
+        "Figure 1.",
+        "Figure 5.",
+        "Table 1.",
+        "Table 2.",
+        "Outcomes by randomised group",
+    ):
         assert caption in report_html
 
 
@@ -152,7 +161,13 @@ def test_report_states_primary_result_plan_and_software(
 
 def test_tables_round_trip_as_csv_and_json(analysis: TrialAnalysis, report_dir: Path) -> None:
     assert analysis.modifiers is not None
-    for stem, frame in (("primary", analysis.primary), ("modifiers", analysis.modifiers.table)):
+    assert analysis.table1 is not None and analysis.responders is not None
+    for stem, frame in (
+        ("primary", analysis.primary),
+        ("modifiers", analysis.modifiers.table),
+        ("table1", analysis.table1),
+        ("responders", analysis.responders),
+    ):
         csv = pd.read_csv(report_dir / f"{stem}.csv")
         pd.testing.assert_frame_equal(csv, frame.reset_index(drop=True), check_dtype=False)
         records = json.loads((report_dir / f"{stem}.json").read_text())

@@ -173,7 +173,9 @@ def trial() -> dict[str, Any]:
             }
         )
     participants = pd.DataFrame(people + extra)
-    expected = data[["id", "arm", "visit", "pain", "rmdq", *BASELINE_SOURCES, "pain_baseline"]]
+    expected = data[
+        ["id", "arm", "visit", "pain", "rmdq", *BASELINE_SOURCES, "pain_baseline", "age", "sex"]
+    ]
     expected = expected.assign(
         psychoactive=data["psychoactive"], rmdq_baseline=data["rmdq_baseline"]
     )

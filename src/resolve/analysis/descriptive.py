@@ -152,18 +152,37 @@ def table2(traj: pd.DataFrame, differences: pd.DataFrame, plan: Plan) -> pd.Data
     Returns
     -------
     pandas.DataFrame
-        One row per outcome and visit (plan order, baseline included), columns
-        ``outcome, visit``, then per arm ``<arm>_mean, <arm>_sd, <arm>_n`` (numbers)
-        and ``<arm>_mean_sd`` (text ``"3.6 (4.6)"``), then ``difference`` (text
-        ``"−2.6 (−3.9 to −1.3)"``, one decimal, real minus sign), ``p_value`` (number)
-        and ``p_text`` (JAMA style, :func:`format_p`) for the first non-reference
-        arm; at baseline and where the model gave no estimate ``difference`` and
-        ``p_text`` are empty strings and ``p_value`` is NaN.  With more than two
-        arms, ``difference_<arm>``, ``p_value_<arm>`` and ``p_text_<arm>`` are added
-        for every non-reference arm.
+        One row per outcome, visit (plan order, baseline included) and contrast
+        (:func:`resolve.analysis.primary.contrast_pairs`: each non-reference arm
+        minus the reference arm, then the plan's ``extra_contrasts``; a two-arm
+        trial has one row per outcome and visit).  Columns ``outcome, visit,
+        contrast`` (``"<arm> - <comparator>"``), then per arm ``<arm>_mean,
+        <arm>_sd, <arm>_n`` (numbers; arm names exactly as in the plan) and
+        ``<arm>_mean_sd`` (text ``"3.6 (4.6)"``) — the observed values, the same on
+        every contrast's row of a visit — then the contrast's model-based
+        ``estimate, conf_low, conf_high`` (numbers), ``difference`` (text
+        ``"−2.6 (−3.9 to −1.3)"``, one decimal, real minus sign), ``p_value``
+        (number) and ``p_text`` (JAMA style, :func:`format_p`).  At baseline and
+        where the model gave no estimate the numbers are NaN and the texts empty.
+
+    Examples
+    --------
+    >>> from resolve import datasets
+    >>> from resolve.analysis import load_plan
+    >>> from resolve.analysis.primary import primary_analysis
+    >>> plan = load_plan()
+    >>> data = plan.validate_data(datasets.load("resolve"))
+    >>> t2 = table2(trajectories(data, plan), primary_analysis(data, plan), plan)
+    >>> t2.loc[2, ["visit", "contrast", "difference", "p_text"]].tolist()
+    ['week 18', 'resolve - sham', '−0.9 (−1.5 to −0.4)', '<.001']
     """
+    from resolve.analysis.primary import contrast_label, contrast_pairs
+
     arms = _arms(plan)
-    treated = arms[1:]
+    labels = [contrast_label(p) for p in contrast_pairs(plan)]
+    if len(differences):
+        found = set(differences["contrast"].astype(str))
+        labels = [c for c in labels if c in found] or labels
     rows = []
     keys = traj[["outcome", "visit"]].drop_duplicates()
     order = {v: k for k, v in enumerate(plan.trial.visits)}
@@ -204,28 +223,38 @@ def table2(traj: pd.DataFrame, differences: pd.DataFrame, plan: Plan) -> pd.Data
         )
     }
     for outcome, visit in zip(keys["outcome"].astype(str), keys["visit"].astype(str), strict=True):
-        row: dict[str, object] = {"outcome": outcome, "visit": visit}
+        arm_cells: dict[str, object] = {}
         for arm in arms:
             mean, sd, n = observed.get((outcome, arm, visit), (math.nan, math.nan, 0))
-            row[f"{arm}_mean"], row[f"{arm}_sd"], row[f"{arm}_n"] = mean, sd, n
-            row[f"{arm}_mean_sd"] = (
+            arm_cells[f"{arm}_mean"], arm_cells[f"{arm}_sd"], arm_cells[f"{arm}_n"] = mean, sd, n
+            arm_cells[f"{arm}_mean_sd"] = (
                 f"{format_number(mean)} ({format_number(sd)})" if n > 1 else format_number(mean)
             )
-        for k, arm in enumerate(treated):
-            key = (outcome, f"{arm} - {plan.trial.reference_arm}", visit)
-            diff, p = "", math.nan
-            if key in diffs:
-                est, low, high, p = diffs[key]
-                diff = format_difference(est, low, high)
-            if k == 0:
-                row["difference"], row["p_value"], row["p_text"] = diff, p, format_p(p)
-            if len(treated) > 1:
-                row[f"difference_{arm}"], row[f"p_value_{arm}"] = diff, p
-                row[f"p_text_{arm}"] = format_p(p)
-        rows.append(row)
-    out = pd.DataFrame(rows)
+        for label in labels:
+            est, low, high, p = diffs.get((outcome, label, visit), (math.nan,) * 4)
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "visit": visit,
+                    "contrast": label,
+                    **arm_cells,
+                    "estimate": est,
+                    "conf_low": low,
+                    "conf_high": high,
+                    "difference": format_difference(est, low, high),
+                    "p_value": p,
+                    "p_text": format_p(p),
+                }
+            )
+    columns = ["outcome", "visit", "contrast"]
+    for arm in arms:
+        columns += [f"{arm}_mean", f"{arm}_sd", f"{arm}_n", f"{arm}_mean_sd"]
+    columns += ["estimate", "conf_low", "conf_high", "difference", "p_value", "p_text"]
+    out = pd.DataFrame(rows, columns=columns)
     for arm in arms:
         out[f"{arm}_n"] = out[f"{arm}_n"].astype(np.int64)
+    for c in ("estimate", "conf_low", "conf_high", "p_value"):
+        out[c] = out[c].astype(np.float64)
     return out
 
 
@@ -236,13 +265,25 @@ def _primary_outcome(plan: Plan) -> str:
     return plan.outcomes[0].name
 
 
-def consort(data: pd.DataFrame, plan: Plan) -> pd.DataFrame:
-    """CONSORT-style participant flow derived from the data.
+def consort(
+    data: pd.DataFrame, plan: Plan, *, screening: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """CONSORT-style participant flow derived from the data (and a screening log).
 
     Every participant in the data counts as randomised (intention to treat); the
     flow follows the primary outcome (the plan's first outcome with role
     ``primary``, else its first outcome) and the ``detail`` text gives the other
     outcomes' counts.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Validated long data (:meth:`Plan.validate_data`).
+    plan : Plan
+    screening : pandas.DataFrame, optional
+        Enrolment counts (:func:`resolve.analysis.baseline.screening_counts`
+        reads the trial export's ``consort.csv``); with them the flow starts at
+        "assessed for eligibility", otherwise at randomisation.
 
     Returns
     -------
@@ -250,7 +291,13 @@ def consort(data: pd.DataFrame, plan: Plan) -> pd.DataFrame:
         Columns ``stage, arm, n, detail, outcome, visit, n_missing``, rows in flow
         order:
 
-        - ``randomised`` (arm ``"all"``): participants in the data;
+        - with ``screening`` only (arm ``"all"``): ``assessed for eligibility``;
+          ``excluded`` (assessed minus randomised, as the log gives them); one
+          ``excluded: <category>`` row per exclusion category of the log (e.g.
+          ``excluded: not meeting inclusion criteria``), its reasons in
+          ``detail`` as ``"<reason> (n = k); ..."``;
+        - ``randomised`` (arm ``"all"``): participants in the data (``detail``
+          notes when the screening log records a different number);
         - ``allocated`` (per arm): participants allocated to the arm;
         - ``follow-up <visit>`` (per arm, per follow-up visit present): ``n``
           participants with the primary outcome at that visit, ``n_missing`` =
@@ -268,9 +315,26 @@ def consort(data: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     main = _primary_outcome(plan)
     has = {o.name: pd.to_numeric(data[o.column]).notna() for o in plan.outcomes}
     rows: list[tuple[str, str, int, str, str | None, str | None, int]] = []
-    rows.append(
-        ("randomised", "all", int(subj.nunique()), "participants in the data", None, None, 0)
-    )
+    detail = "participants in the data"
+    if screening is not None:
+        from resolve.analysis.baseline import screening_counts
+
+        log = screening_counts(screening)
+        for measure, reason, n in log.itertuples(index=False):
+            if measure == "randomised":
+                if int(n) != int(subj.nunique()):
+                    detail += f"; the screening log records {int(n)} randomised"
+                continue
+            if reason:
+                continue
+            reasons = log[(log["measure"] == measure) & (log["reason"] != "")]
+            text = "; ".join(
+                f"{r} (n = {k})" for r, k in zip(reasons.reason, reasons.n, strict=True)
+            )
+            flow = ("assessed for eligibility", "excluded")
+            stage = measure if measure in flow else f"excluded: {measure}"
+            rows.append((stage, "all", int(n), text, None, None, 0))
+    rows.append(("randomised", "all", int(subj.nunique()), detail, None, None, 0))
     n_arm = {a: int(subj[arm_col == a].nunique()) for a in _arms(plan)}
     for arm in _arms(plan):
         rows.append(("allocated", arm, n_arm[arm], f"allocated to {arm}", None, None, 0))

@@ -8,9 +8,11 @@ outcome (and baseline outcome, covariates, modifier) observed at *t*::
 
 with ``A_a`` the 0/1 indicator of non-reference arm *a* (reference arm = 0),
 fitted by ordinary least squares. ``κ_a`` — the change in the treatment effect
-(arm *a* minus reference) per unit of the modifier — is reported with a
-t-based confidence interval and P value on the residual df (R ``lm``).
-Continuous modifiers stay continuous; they are never dichotomised.
+(arm *a* minus reference) per unit of the modifier — is reported, one row per
+non-reference arm (``contrast`` ``"<arm> - <reference>"``), with a t-based
+confidence interval and P value on the residual df (R ``lm``). Categorical
+covariates enter as factors. Continuous modifiers stay continuous; they are
+never dichotomised.
 
 Examples
 --------
@@ -67,10 +69,25 @@ CURVE_RANGE = (5.0, 95.0)
 QUARTILES = ((25.0, "p25"), (50.0, "p50"), (75.0, "p75"))
 
 TABLE_COLUMNS = [
-    "modifier", "label", "type", "unit", "outcome", "visit", "n", "estimate", "std_error",
-    "conf_low", "conf_high", "p_value", "sd", "estimate_per_sd", "conf_low_per_sd",
-    "conf_high_per_sd", "p_holm", "p_bh", "in_family", "exploratory", "nonlinearity_p",
-    "direction_hypothesised", "direction_observed", "contrast", "df", "statistic",
+    "modifier", "label", "type", "unit", "outcome", "visit", "contrast", "n", "estimate",
+    "std_error", "conf_low", "conf_high", "p_value", "sd", "estimate_per_sd",
+    "conf_low_per_sd", "conf_high_per_sd", "p_holm", "p_bh", "in_family", "exploratory",
+    "nonlinearity_p", "direction_hypothesised", "direction_observed", "df", "statistic",
+]  # fmt: skip
+#: Columns of ``ModifierAnalysis.quartiles``.
+QUARTILE_COLUMNS = [
+    "modifier", "outcome", "visit", "contrast", "quartile", "modifier_value", "estimate",
+    "conf_low", "conf_high",
+]  # fmt: skip
+#: Columns of ``ModifierAnalysis.curves``.
+CURVE_COLUMNS = [
+    "modifier", "outcome", "visit", "contrast", "modifier_value", "estimate", "conf_low",
+    "conf_high",
+]  # fmt: skip
+#: Columns of ``ModifierAnalysis.global_tests``.
+GLOBAL_COLUMNS = [
+    "outcome", "visit", "statistic", "df_num", "df_den", "p_value", "n", "n_contrasts",
+    "n_modifiers", "model",
 ]  # fmt: skip
 
 
@@ -139,38 +156,48 @@ class _Cell:
     adjust: FloatArray  # n x q: baseline outcome and covariates (may be 0 columns)
     adjust_names: tuple[str, ...]
     mask: npt.NDArray[np.bool_]
+    #: Per adjustment column: (profile key, factor level or None): ``("pain_baseline", None)``
+    #: for the baseline outcome, ``("age", None)`` for a numeric covariate,
+    #: ``("sex", "male")`` for the 0/1 column of a covariate level.
+    adjust_keys: tuple[tuple[str, str | None], ...] = ()
 
 
 def _cell(w: WideData, outcome: str, visit: str, modifier_cols: list[str]) -> _Cell:
     plan = w.plan
     y = w.outcome(outcome, visit).to_numpy()
-    mods = w.baseline[modifier_cols].to_numpy()
+    mods = w.baseline[modifier_cols].to_numpy(dtype=float)
+    mask = ~np.isnan(y) & ~np.isnan(mods).any(axis=1) & ~w.covariate_missing()
     adj_vals: list[FloatArray] = []
     adj_names: list[str] = []
+    adj_keys: list[tuple[str, str | None]] = []
     if plan.effect_modification.adjust_for_baseline:
-        adj_vals.append(w.outcome(outcome, plan.trial.baseline_visit).to_numpy())
+        y0 = w.outcome(outcome, plan.trial.baseline_visit).to_numpy()
+        mask &= ~np.isnan(y0)
+        adj_vals.append(y0[mask])
         adj_names.append(f"{outcome}_baseline_visit")
-    for cov in plan.analysis.covariates:
-        adj_vals.append(w.baseline[cov].to_numpy())
-        adj_names.append(cov)
-    mask = ~np.isnan(y) & ~np.isnan(mods).any(axis=1)
-    for v in adj_vals:
-        mask &= ~np.isnan(v)
+        adj_keys.append((f"{outcome}_baseline", None))
+    cov_vals, cov_names, cov_keys = w.covariate_design(mask)
+    adj_vals += cov_vals
+    adj_names += cov_names
+    adj_keys += cov_keys
     # An adjustment column identical to a modifier (baseline pain is both the
     # modifier `pain_baseline` and the baseline outcome y_0) or to an earlier
     # adjustment column is already in the model; it is not entered twice.
     kept_vals: list[FloatArray] = []
     kept_names: list[str] = []
+    kept_keys: list[tuple[str, str | None]] = []
     seen = [mods[mask, j] for j in range(mods.shape[1])]
-    for name, v in zip(adj_names, adj_vals, strict=True):
-        vm = v[mask]
+    for name, key, vm in zip(adj_names, adj_keys, adj_vals, strict=True):
         if any(np.array_equal(vm, s) for s in seen):
             continue
         seen.append(vm)
         kept_vals.append(vm)
         kept_names.append(name)
+        kept_keys.append(key)
     adjust = np.column_stack(kept_vals) if kept_vals else np.empty((int(mask.sum()), 0))
-    return _Cell(y[mask], w.arm_indicators()[mask], adjust, tuple(kept_names), mask)
+    return _Cell(
+        y[mask], w.arm_indicators()[mask], adjust, tuple(kept_names), mask, tuple(kept_keys)
+    )
 
 
 def _fit_cell(
@@ -241,32 +268,37 @@ def analyse_modifiers(
     Returns
     -------
     ModifierAnalysis
-        ``table`` — one row per modifier x outcome x visit x contrast:
-        ``modifier, label, type, unit, outcome, visit, n`` (complete cases),
-        ``estimate, std_error, conf_low, conf_high, p_value`` (interaction κ per
-        modifier unit; binary modifiers: users minus non-users), ``sd`` (SD of the
-        modifier over participants, continuous only), ``estimate_per_sd,
-        conf_low_per_sd, conf_high_per_sd`` (κ·SD), ``p_holm, p_bh`` (adjusted
-        over the family; NaN outside it or when the method is not in the plan),
-        ``in_family`` (visit in ``family_visits``), ``exploratory`` (P <
-        ``exploratory_p``), ``nonlinearity_p`` (restricted cubic spline F test;
-        NaN for binary modifiers or when fewer than 3 distinct knots exist),
-        ``direction_hypothesised, direction_observed`` ("+", "-" or "0"), then
-        ``contrast`` ("resolve - sham"), ``df`` and ``statistic`` (t).
+        ``table`` — one row per modifier x outcome x visit x contrast (each
+        non-reference arm against the reference arm, ``"<arm> - <reference>"``):
+        ``modifier, label, type, unit, outcome, visit, contrast, n`` (complete
+        cases), ``estimate, std_error, conf_low, conf_high, p_value`` (interaction
+        κ_a of that arm per modifier unit; binary modifiers: users minus
+        non-users), ``sd`` (SD of the modifier over participants, continuous
+        only), ``estimate_per_sd, conf_low_per_sd, conf_high_per_sd`` (κ·SD),
+        ``p_holm, p_bh`` (adjusted over the family; NaN outside it or when the
+        method is not in the plan), ``in_family`` (visit in ``family_visits``),
+        ``exploratory`` (P < ``exploratory_p``), ``nonlinearity_p`` (restricted
+        cubic spline F test, joint over the arms, so the same on every contrast's
+        row; NaN for binary modifiers or when fewer than 3 distinct knots exist),
+        ``direction_hypothesised, direction_observed`` ("+", "-" or "0"), ``df``
+        and ``statistic`` (t).
 
-        ``quartiles`` — treatment effect (contrast) at the 25th/50th/75th
+        ``quartiles`` — treatment effect (the contrast) at the 25th/50th/75th
         percentile of the modifier over participants (``quartile`` = "p25",
         "p50", "p75"), or at 0 and 1 for binary modifiers ("level 0",
-        "level 1"): ``modifier, outcome, visit, quartile, modifier_value,
-        estimate, conf_low, conf_high, contrast``.
+        "level 1"): ``modifier, outcome, visit, contrast, quartile,
+        modifier_value, estimate, conf_low, conf_high``.
 
-        ``curves`` — the effect at 50 equally spaced modifier values from the
-        5th to the 95th percentile with pointwise CIs (continuous modifiers).
+        ``curves`` — the effect (per contrast) at 50 equally spaced modifier
+        values from the 5th to the 95th percentile with pointwise CIs
+        (continuous modifiers): ``modifier, outcome, visit, contrast,
+        modifier_value, estimate, conf_low, conf_high``.
 
         ``global_tests`` — per outcome x visit, F test that all arm x modifier
-        interactions are zero in ``y_t ~ arm * (m_1 + … + m_k) + y_0 [+ covariates]``
-        (complete cases on every modifier): ``outcome, visit, statistic, df_num,
-        df_den, p_value, n, model``.
+        interactions (every non-reference arm, every modifier) are zero in
+        ``y_t ~ arm * (m_1 + … + m_k) + y_0 [+ covariates]`` (complete cases on
+        every modifier): ``outcome, visit, statistic, df_num`` (contrasts x
+        modifiers), ``df_den, p_value, n, n_contrasts, n_modifiers, model``.
 
         ``credibility`` — see :mod:`resolve.analysis.credibility` (empty when
         ``credibility=False``).
@@ -282,6 +314,14 @@ def analyse_modifiers(
     Missing data: complete cases per outcome x visit (the outcome, the baseline
     outcome when adjusted for, the modifier and covariates observed); nothing
     is imputed. Baseline characteristics are taken once per participant.
+
+    Multiplicity: the family adjusted by Holm and Benjamini-Hochberg is every
+    row of ``table`` at a ``family_visits`` visit — all contrasts x modifiers x
+    effect-modification outcomes x family visits (with three arms, twice the
+    tests of a two-arm trial).
+
+    Categorical covariates enter as factors (one 0/1 column per level present
+    in the cell except the first, the reference); numeric ones as numbers.
 
     When an adjustment column equals the modifier (baseline pain is both the
     modifier ``pain_baseline`` and the baseline outcome y_0), it is entered once;
@@ -399,21 +439,11 @@ def _analyse(w: WideData, *, credibility: bool) -> ModifierAnalysis:
             adj[fam] = adjust_p(table.loc[fam, "p_value"].to_numpy(dtype=float), method)
         table[col] = adj
     table = table.reindex(columns=TABLE_COLUMNS)
-    quartiles = pd.DataFrame(
-        quart_rows,
-        columns=[
-            "modifier", "outcome", "visit", "quartile", "modifier_value", "estimate",
-            "conf_low", "conf_high", "contrast",
-        ],
-    )  # fmt: skip
-    curve_cols = [
-        "modifier", "outcome", "visit", "modifier_value", "estimate", "conf_low", "conf_high",
-        "contrast",
-    ]  # fmt: skip
+    quartiles = pd.DataFrame(quart_rows, columns=QUARTILE_COLUMNS)
     curves = (
-        pd.concat(curve_frames, ignore_index=True)
+        pd.concat(curve_frames, ignore_index=True).reindex(columns=CURVE_COLUMNS)
         if curve_frames
-        else pd.DataFrame(columns=curve_cols)
+        else pd.DataFrame(columns=CURVE_COLUMNS)
     )
     global_tests = _global_tests(w, visits)
     cred = pd.DataFrame()
@@ -454,7 +484,10 @@ def _global_tests(w: WideData, visits: list[str]) -> pd.DataFrame:
     specs = plan.modifiers
     labels = w.contrast_labels
     adj = " + y_0" if plan.effect_modification.adjust_for_baseline else ""
-    adj += "".join(f" + {c}" for c in plan.analysis.covariates)
+    adj += "".join(
+        f" + factor({c})" if c in w.factors else f" + {c}"
+        for c in dict.fromkeys(plan.analysis.covariates)
+    )
     model = f"y_t ~ arm * ({' + '.join(s.name for s in specs)}){adj}"
     rows: list[dict[str, Any]] = []
     for outcome in plan.effect_modification.outcomes:
@@ -468,10 +501,8 @@ def _global_tests(w: WideData, visits: list[str]) -> pd.DataFrame:
             rows.append(
                 {
                     "outcome": outcome, "visit": visit, "statistic": f, "df_num": q,
-                    "df_den": d, "p_value": p, "n": n, "model": model,
+                    "df_den": d, "p_value": p, "n": n, "n_contrasts": len(labels),
+                    "n_modifiers": len(specs), "model": model,
                 }
             )  # fmt: skip
-    return pd.DataFrame(
-        rows,
-        columns=["outcome", "visit", "statistic", "df_num", "df_den", "p_value", "n", "model"],
-    )
+    return pd.DataFrame(rows, columns=GLOBAL_COLUMNS)

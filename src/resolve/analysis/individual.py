@@ -30,11 +30,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from resolve._validation import show_values
 from resolve.analysis._ols import contrast
-from resolve.analysis._wide import wide_data
+from resolve.analysis._wide import WideData, wide_data
 from resolve.analysis.effect_modifiers import joint_fit
 from resolve.analysis.plan import Plan, load_plan
 from resolve.errors import DataValidationError
@@ -48,26 +49,58 @@ COLUMNS = [
 ]  # fmt: skip
 
 
-def profile_keys(plan: Plan) -> tuple[str, ...]:
+def profile_keys(plan: Plan, data: pd.DataFrame | None = None) -> tuple[str, ...]:
     """Keys a profile must have: each modifier's name, ``<outcome>_baseline`` for each
     effect-modification outcome (when the plan adjusts for baseline), and each covariate.
 
-    In the RESOLVE plan the baseline outcomes are themselves modifiers
-    (``pain_baseline``, ``rmdq_baseline``), so the keys are the 8 modifier names.
+    With ``data``, ``<outcome>_baseline`` is left out when a modifier holds the same
+    values as the outcome at the baseline visit for every participant (the model then
+    enters it once, as the modifier). In the RESOLVE plan the baseline outcomes are
+    modifiers of the same names (``pain_baseline``, ``rmdq_baseline``), so the keys are
+    the 8 modifier names either way.
+
+    Examples
+    --------
+    >>> from resolve.analysis.plan import load_plan
+    >>> profile_keys(load_plan())[:3]
+    ('pseq', 'pcs', 'pain_baseline')
     """
+    adjust = plan.effect_modification.adjust_for_baseline
+    same = _baseline_modifiers(wide_data(data, plan)) if adjust and data is not None else {}
+    return _keys(plan, same)
+
+
+def _keys(plan: Plan, same: Mapping[str, str]) -> tuple[str, ...]:
     keys = [m.name for m in plan.modifiers]
     if plan.effect_modification.adjust_for_baseline:
-        keys += [f"{o}_baseline" for o in plan.effect_modification.outcomes]
+        keys += [f"{o}_baseline" for o in plan.effect_modification.outcomes if o not in same]
     keys += list(plan.analysis.covariates)
     return tuple(dict.fromkeys(keys))
 
 
-def _validate(profile: Mapping[str, float], plan: Plan) -> dict[str, float]:
+def _baseline_modifiers(w: WideData) -> dict[str, str]:
+    """Outcome -> name of a modifier equal to its baseline value for every participant."""
+    out: dict[str, str] = {}
+    base = w.plan.trial.baseline_visit
+    for o in w.plan.effect_modification.outcomes:
+        y0 = w.outcome(o, base).to_numpy(dtype=float)
+        for m in w.plan.modifiers:
+            if np.array_equal(y0, w.baseline[m.column].to_numpy(dtype=float), equal_nan=True):
+                out[o] = m.name
+                break
+    return out
+
+
+def _validate(
+    profile: Mapping[str, float | str],
+    plan: Plan,
+    factors: Mapping[str, tuple[str, ...]],
+    keys: tuple[str, ...],
+) -> dict[str, float | str]:
     if not isinstance(profile, Mapping):
         raise DataValidationError(
             f"profile must be a mapping of name -> value; got {type(profile).__name__}"
         )
-    keys = profile_keys(plan)
     unknown = sorted(set(profile) - set(keys))
     missing = [k for k in keys if k not in profile]
     if unknown or missing:
@@ -77,9 +110,17 @@ def _validate(profile: Mapping[str, float], plan: Plan) -> dict[str, float]:
         if unknown:
             parts.append(f"unknown {show_values(unknown, limit=10)}")
         raise DataValidationError(f"profile: {'; '.join(parts)}; expected keys: {', '.join(keys)}")
-    out: dict[str, float] = {}
+    out: dict[str, float | str] = {}
     for k in keys:
         v = profile[k]
+        if k in factors:
+            if not isinstance(v, str) or v not in factors[k]:
+                raise DataValidationError(
+                    f"profile[{k!r}] is a categorical covariate and must be one of its levels "
+                    f"({show_values(factors[k], limit=12)}); got {v!r}"
+                )
+            out[k] = v
+            continue
         if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
             raise DataValidationError(f"profile[{k!r}] must be a number; got {v!r}")
         f = float(v)
@@ -94,8 +135,25 @@ def _validate(profile: Mapping[str, float], plan: Plan) -> dict[str, float]:
     return out
 
 
+def _levels_in_cell(
+    w: WideData, mask: npt.NDArray[np.bool_], values: Mapping[str, float | str]
+) -> bool:
+    """Whether every categorical covariate level of the profile occurs among the cell's rows."""
+    for col in w.factors:
+        if values[col] not in set(w.baseline[col].astype(object).to_numpy()[mask]):
+            return False
+    return True
+
+
+def _adjust_value(values: Mapping[str, float | str], key: tuple[str, str | None]) -> float:
+    name, level = key
+    if level is None:
+        return float(values[name])
+    return 1.0 if values[name] == level else 0.0
+
+
 def predict_individual(
-    data: pd.DataFrame, plan: Plan | None, profile: Mapping[str, float]
+    data: pd.DataFrame, plan: Plan | None, profile: Mapping[str, float | str]
 ) -> pd.DataFrame:
     """Predicted treatment effect, with CI, for one patient's baseline profile.
 
@@ -105,17 +163,21 @@ def predict_individual(
         Long-format trial data matching ``plan``.
     plan : Plan or None
         Analysis plan (None: the bundled RESOLVE plan).
-    profile : mapping of str to float
-        The patient's baseline values, keyed as :func:`profile_keys` lists
-        (modifier names; binary modifiers 0/1).
+    profile : mapping of str to float or str
+        The patient's baseline values, keyed as ``profile_keys(plan, data)`` lists
+        (modifier names; binary modifiers 0/1; a categorical covariate's value is
+        one of its levels, e.g. ``"female"``).
 
     Returns
     -------
     pandas.DataFrame
-        One row per outcome x follow-up visit x contrast: ``outcome, visit,
-        contrast`` ("resolve - sham"), ``estimate, std_error, df, conf_low,
-        conf_high, p_value`` (the patient's treatment effect), ``mean_reference,
-        mean_treatment`` (predicted outcome under each arm), ``n`` (complete
+        One row per outcome x follow-up visit x contrast (each non-reference arm
+        minus the reference arm, then the plan's ``extra_contrasts``):
+        ``outcome, visit, contrast`` ("resolve - sham"), ``estimate, std_error,
+        df, conf_low, conf_high, p_value`` (the patient's treatment effect),
+        ``mean_reference, mean_treatment`` (predicted outcome under the contrast's
+        comparator arm and under its arm; NaN when a categorical
+        covariate level of the profile has no participant in the model), ``n`` (complete
         cases in the model), ``extrapolated`` (True when any modifier value lies
         outside the range observed among participants).
 
@@ -123,7 +185,8 @@ def predict_individual(
     ------
     DataValidationError
         If the profile lacks or has unknown keys (both are named), has a
-        non-numeric or non-finite value, or a binary modifier is not 0/1.
+        non-numeric or non-finite value, a binary modifier is not 0/1, or a
+        categorical covariate's value is not one of its levels.
 
     Notes
     -----
@@ -133,16 +196,18 @@ def predict_individual(
     (``extrapolated``) deserve extra caution. Complete cases per outcome x visit.
     """
     plan = load_plan() if plan is None else plan
-    values = _validate(profile, plan)
     with limit_blas_threads(1):
         w = wide_data(data, plan)
+        same = _baseline_modifiers(w) if plan.effect_modification.adjust_for_baseline else {}
+        values = _validate(profile, plan, w.factors, _keys(plan, same))
+        for o, name in same.items():  # the baseline outcome is this modifier's value
+            values.setdefault(f"{o}_baseline", values[name])
         cols = [m.column for m in plan.modifiers]
-        mvec = np.array([values[m.name] for m in plan.modifiers])
+        mvec = np.array([float(values[m.name]) for m in plan.modifiers])
         lo = w.baseline[cols].min().to_numpy()
         hi = w.baseline[cols].max().to_numpy()
         extrapolated = bool(((mvec < lo) | (mvec > hi)).any())
-        labels = w.contrast_labels
-        a = len(labels)
+        a = len(w.arms) - 1
         k = len(cols)
         rows: list[dict[str, Any]] = []
         visits = [v for v in plan.effect_modification.visits if v in w.visits]
@@ -150,26 +215,29 @@ def predict_individual(
             for visit in visits:
                 fit, cell = joint_fit(w, outcome, visit)
                 n = cell.y.size
-                adj_keys = [
-                    f"{outcome}_baseline" if nm.endswith("_baseline_visit") else nm
-                    for nm in cell.adjust_names
-                ]
-                x_adj = np.array([values[key] for key in adj_keys])
+                x_adj = np.array([_adjust_value(values, key) for key in cell.adjust_keys])
                 # predicted mean under the reference arm: intercept, modifiers, adjusters
                 x_ref = np.concatenate([[1.0], np.zeros(a), mvec, np.zeros(a * k), x_adj])
                 mean_ref = float(x_ref @ fit.coef)
-                for i, lab in enumerate(labels):
-                    c = np.zeros(fit.coef.size)
-                    c[1 + i] = 1.0
-                    c[1 + a + k + i * k : 1 + a + k + (i + 1) * k] = mvec
+                if not _levels_in_cell(w, cell.mask, values):
+                    mean_ref = math.nan  # a covariate level nobody in this model has
+                # effect of each non-reference arm i against the reference: δ_i + Σ_j κ_ij m*_j
+                effect = np.zeros((a, fit.coef.size))
+                for i in range(a):
+                    effect[i, 1 + i] = 1.0
+                    effect[i, 1 + a + k + i * k : 1 + a + k + (i + 1) * k] = mvec
+                for lab, weights in w.contrasts():
+                    c = weights @ effect
                     r = contrast(fit, c, conf_level=plan.analysis.conf_level)
+                    # the comparator's predicted mean: reference arm plus its effect, if any
+                    comparator = mean_ref + float(np.clip(-weights, 0, None) @ (effect @ fit.coef))
                     rows.append(
                         {
                             "outcome": outcome, "visit": visit, "contrast": lab,
                             "estimate": r.estimate, "std_error": r.std_error, "df": r.df,
                             "conf_low": r.conf_low, "conf_high": r.conf_high,
-                            "p_value": r.p_value, "mean_reference": mean_ref,
-                            "mean_treatment": mean_ref + r.estimate, "n": n,
+                            "p_value": r.p_value, "mean_reference": comparator,
+                            "mean_treatment": comparator + r.estimate, "n": n,
                             "extrapolated": extrapolated,
                         }
                     )  # fmt: skip

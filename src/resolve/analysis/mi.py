@@ -211,25 +211,54 @@ def _mice_chain(Z: FloatArray, maxit: int, rng: np.random.Generator, method: str
     return out
 
 
-def _layout(w: WideData) -> tuple[list[tuple[str, str]], FloatArray]:
-    """Columns (kind, name) and the n x p matrix to impute."""
+#: A column of the imputation matrix: (kind, name, level) with kind "outcome" (name =
+#: outcome, level = visit), "baseline" (a numeric modifier or covariate column) or
+#: "level" (the 0/1 indicator of ``level`` of the categorical covariate ``name``).
+_Column = tuple[str, str, str]
+
+
+def _layout(w: WideData) -> tuple[list[_Column], FloatArray]:
+    """Columns and the n x p matrix to impute.
+
+    A categorical covariate enters as 0/1 indicators of its non-reference levels.
+    With two levels its one indicator is imputed by PMM like any variable (PMM
+    imputes observed values, 0 or 1); with more levels separate indicators
+    could be imputed inconsistently, so missing values are refused.
+    """
     plan = w.plan
     visits = [plan.trial.baseline_visit, *w.visits]
-    cols: list[tuple[str, str]] = []
+    cols: list[_Column] = []
     mats: list[FloatArray] = []
     for o in plan.outcomes:
         for v in visits:
-            cols.append((o.name, v))
+            cols.append(("outcome", o.name, v))
             mats.append(w.outcome(o.name, v).to_numpy(dtype=float))
     for c in w.baseline.columns:
-        cols.append(("", str(c)))
-        mats.append(w.baseline[c].to_numpy(dtype=float))
+        name = str(c)
+        if name not in w.factors:
+            cols.append(("baseline", name, ""))
+            mats.append(w.baseline[c].to_numpy(dtype=float))
+            continue
+        levels = w.factors[name]
+        codes = w.baseline[c].astype(object).to_numpy()
+        missing = w.baseline[c].isna().to_numpy()
+        if missing.any() and len(levels) > 2:
+            raise DataValidationError(
+                f"multiple imputation: the categorical covariate {name!r} has "
+                f"{len(levels)} levels and {int(missing.sum())} participant(s) without a "
+                "value; only a two-level covariate can be imputed here"
+            )
+        for lv in levels[1:]:
+            col = (codes == lv).astype(float)
+            col[missing] = np.nan
+            cols.append(("level", name, lv))
+            mats.append(col)
     return cols, np.column_stack(mats)
 
 
 def _impute_wide(
     w: WideData, m: int, seed: int, maxit: int, method: str
-) -> tuple[list[tuple[str, str]], list[FloatArray]]:
+) -> tuple[list[_Column], list[FloatArray]]:
     cols, Z = _layout(w)
     streams = np.random.SeedSequence(seed).spawn(m)
     completed: list[FloatArray] = []
@@ -303,11 +332,17 @@ def impute(
         frames = []
         for v in visits:
             f = pd.DataFrame({t.subject: w.subjects.to_numpy(), t.arm: w.arm, t.visit: v})
-            for j, (kind, name) in enumerate(cols):
-                if kind == "":
+            for j, (kind, name, level) in enumerate(cols):
+                if kind == "baseline":
                     f[name] = full[:, j]
-                elif name == v:
-                    f[plan.outcome(kind).column] = full[:, j]
+                elif kind == "outcome" and level == v:
+                    f[plan.outcome(name).column] = full[:, j]
+            for name, levels in w.factors.items():
+                code = np.zeros(w.n, dtype=np.intp)
+                for j, (kind, col, level) in enumerate(cols):
+                    if kind == "level" and col == name:
+                        code[full[:, j] > 0.5] = levels.index(level)
+                f[name] = pd.Categorical([levels[c] for c in code], categories=list(levels))
             frames.append(f)
         long = pd.concat(frames, ignore_index=True)
         order = {v: i for i, v in enumerate(visits)}
@@ -350,16 +385,18 @@ def multiple_imputation(
     Returns
     -------
     pandas.DataFrame
-        One row per outcome x follow-up visit x contrast: ``outcome, visit,
-        model`` ("mice_rubin"), ``estimate, std_error, df`` (Barnard-Rubin),
-        ``conf_low, conf_high, p_value, fmi``, then ``contrast``
-        ("resolve - sham"), ``m``, ``n`` (participants analysed = all
-        randomised in the data).
+        One row per outcome x follow-up visit x contrast (each non-reference
+        arm minus the reference arm, then the plan's ``extra_contrasts``):
+        ``outcome, visit, model`` ("mice_rubin"), ``estimate, std_error, df``
+        (Barnard-Rubin), ``conf_low, conf_high, p_value, fmi``, then
+        ``contrast`` ("resolve - sham"), ``m``, ``n`` (participants analysed =
+        all randomised in the data).
 
     Notes
     -----
     The complete-data analysis is ANCOVA ``y_t ~ arm + y_0 [+ covariates]``
-    per visit (not the primary repeated-measures model). Estimates are
+    per visit (not the primary repeated-measures model); a categorical
+    covariate enters as a factor (see :func:`_layout` for how it is imputed). Estimates are
     stochastic: another seed moves them by Monte-Carlo error of order
     SE·sqrt(fmi/m). The model is described in the module docstring.
     """
@@ -369,33 +406,39 @@ def multiple_imputation(
         w = wide_data(data, plan)
         cols, completed = _impute_wide(w, m_, seed_, maxit, method)
         index = {c: j for j, c in enumerate(cols)}
-        covs = [index[("", c)] for c in plan.analysis.covariates]
+        covs = [
+            j
+            for c in dict.fromkeys(plan.analysis.covariates)
+            for j, (kind, name, _) in enumerate(cols)
+            if kind in ("baseline", "level") and name == c
+        ]
         A = w.arm_indicators()
-        labels = w.contrast_labels
+        contrasts = w.contrasts()
         rows: list[dict[str, Any]] = []
         level = plan.analysis.conf_level
         for o in plan.outcomes:
             for v in w.visits:
-                est = np.empty((m_, len(labels)))
-                var = np.empty((m_, len(labels)))
+                est = np.empty((m_, len(contrasts)))
+                var = np.empty((m_, len(contrasts)))
                 df_com = 0
                 for i, full in enumerate(completed):
                     X = np.column_stack(
                         [
                             np.ones(w.n),
                             A,
-                            full[:, index[(o.name, plan.trial.baseline_visit)]],
+                            full[:, index[("outcome", o.name, plan.trial.baseline_visit)]],
                             full[:, covs],
                         ]
                     )
-                    fit = ols(X, full[:, index[(o.name, v)]], [f"b{j}" for j in range(X.shape[1])])
+                    y = full[:, index[("outcome", o.name, v)]]
+                    fit = ols(X, y, [f"b{j}" for j in range(X.shape[1])])
                     df_com = fit.df_resid
-                    for a in range(len(labels)):
+                    for a, (_, weights) in enumerate(contrasts):
                         c = np.zeros(X.shape[1])
-                        c[1 + a] = 1.0
+                        c[1 : 1 + A.shape[1]] = weights
                         r = contrast(fit, c)
                         est[i, a], var[i, a] = r.estimate, r.std_error**2
-                for a, lab in enumerate(labels):
+                for a, (lab, _) in enumerate(contrasts):
                     pooled = rubin_pool(est[:, a], var[:, a], df_com)
                     q = float(stats.t.ppf(0.5 + level / 2, pooled.df))
                     tval = pooled.estimate / pooled.std_error

@@ -142,6 +142,10 @@ class AnalysisSettings:
     covariates: tuple[str, ...] = ()
     #: Declared levels of categorical covariates (first = reference level), by column.
     covariate_levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: More baseline columns described in Table 1 only (e.g. age, sex); not in any model.
+    describe: tuple[str, ...] = ()
+    #: Display names of ``describe`` columns in Table 1, by column.
+    describe_labels: Mapping[str, str] = field(default_factory=dict)
     mi_m: int = 20
     mi_seed: int = 2022
     mi_enabled: bool = False
@@ -185,6 +189,7 @@ class Plan:
         t = self.trial
         cols = [t.subject, t.arm, t.visit, *(o.column for o in self.outcomes)]
         cols += [m.column for m in self.modifiers] + list(self.analysis.covariates)
+        cols += list(self.analysis.describe)
         return tuple(dict.fromkeys(cols))
 
     def validate_data(self, data: pd.DataFrame, *, source: str = "data") -> pd.DataFrame:
@@ -417,6 +422,15 @@ class _AnalysisTable(Table):
         description="Levels of categorical covariates, first = reference, at least two, by "
         'covariate name, e.g. `{ sex = ["female", "male"] }`; each a `covariates` entry.',
     )
+    describe: _Names = Field(
+        default_factory=list,
+        description="More baseline columns described in Table 1 only (e.g. age, sex); "
+        "they enter no model.",
+    )
+    describe_labels: dict[str, Text] = Field(
+        default_factory=dict,
+        description='Display names of `describe` columns, e.g. `{ age = "Age, years" }`.',
+    )
     multiple_imputation: _ImputationTable = _ImputationTable()
 
     @field_validator("sensitivity_cov", "df")
@@ -439,6 +453,13 @@ class _AnalysisTable(Table):
             if len(levels) < 2:
                 raise SchemaError(
                     f"needs at least two levels; got {levels!r}", "covariate_levels", name
+                )
+        for name in self.describe_labels:
+            if name not in self.describe:
+                raise SchemaError(
+                    f"not one of the described columns ({_listing(self.describe)})",
+                    "describe_labels",
+                    name,
                 )
         return self
 
@@ -615,6 +636,8 @@ def _build(f: _PlanFile, raw: Mapping[str, Any], source: str) -> Plan:
         df=a.df,
         covariates=tuple(a.covariates),
         covariate_levels={k: tuple(v) for k, v in a.covariate_levels.items()},
+        describe=tuple(a.describe),
+        describe_labels=dict(a.describe_labels),
         mi_m=mi.m,
         mi_seed=mi.seed,
         mi_enabled=mi.enabled,

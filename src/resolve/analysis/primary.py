@@ -15,10 +15,19 @@ Two models are available, named as in the plan (``[analysis] primary`` and
     unstructured, by default): an MMRM in the sense of SAS PROC MIXED ``REPEATED`` /
     R ``mmrm``.
 
-Both give, per outcome, per follow-up visit and per non-reference arm, the
-difference *treatment minus reference* with its standard error, degrees of freedom
-(``plan.analysis.df``, Satterthwaite by default), confidence interval and two-sided
-p-value, from the LS-means differences of the fitted model.
+Both give, per outcome, per follow-up visit and per contrast, the difference with its
+standard error, degrees of freedom (``plan.analysis.df``, Satterthwaite by default),
+confidence interval and two-sided p-value, from the LS-means differences of the fitted
+model.  The contrasts (:func:`contrast_pairs`) are every non-reference arm minus the
+reference arm, then the plan's ``trial.extra_contrasts`` (arm minus comparator, from the
+same fit), each labelled ``"<arm> - <comparator>"`` in the ``contrast`` column — also in
+a two-arm trial (``"resolve - sham"``).
+
+Covariates (``plan.analysis.covariates``) enter both models: numeric ones as numbers,
+categorical ones (text values or declared ``covariate_levels``) as factors with the
+reference level of :func:`resolve.analysis.validate.covariate_factors`.  Column names
+come from the plan; inside the model they are replaced by fixed formula-safe names, so a
+column may be called anything (``"Pain NRS (0-10)"``).
 
 Examples
 --------
@@ -40,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from resolve.analysis.plan import Plan
+from resolve.analysis.validate import covariate_factors
 from resolve.errors import DataValidationError
 from resolve.stats.mmrm import mmrm
 
@@ -48,6 +58,8 @@ __all__ = [
     "MODELS",
     "arm_levels",
     "between_arm_differences",
+    "contrast_label",
+    "contrast_pairs",
     "primary_analysis",
     "sensitivity_analysis",
 ]
@@ -71,13 +83,16 @@ COLUMNS = (
 
 # Column names inside the model frame: fixed, formula-safe names whatever the plan calls
 # the columns, so plan columns with spaces or odd characters never reach the formula.
-_ID, _ARM, _VISIT, _Y, _Y0 = "subject_", "arm", "visit", "y_", "y_baseline_"
+_ID, _ARM, _VISIT, _Y, _Y0 = "subject_", "arm_", "visit_", "y_", "y_baseline_"
 
 
-def arm_levels(plan: Plan, data: pd.DataFrame | None = None) -> list[str]:
+def arm_levels(
+    plan: Plan, data: pd.DataFrame | None = None, *, column: str | None = None
+) -> list[str]:
     """Arms in model order: the reference arm first, then the plan's order.
 
-    With ``data``, only arms that have at least one participant in it are kept.
+    With ``data``, only arms that have at least one participant in it are kept;
+    ``column`` is the arm column of ``data`` (default: the plan's arm column).
 
     Examples
     --------
@@ -88,16 +103,63 @@ def arm_levels(plan: Plan, data: pd.DataFrame | None = None) -> list[str]:
     t = plan.trial
     arms = [t.reference_arm, *(a for a in t.arms if a != t.reference_arm)]
     if data is not None:
-        seen = set(data[t.arm].dropna().astype(str))
+        seen = set(data[t.arm if column is None else column].dropna().astype(str))
         arms = [a for a in arms if a in seen]
     return arms
 
 
-def _model_frame(data: pd.DataFrame, plan: Plan, column: str) -> tuple[pd.DataFrame, list[str]]:
-    """Rename to formula-safe columns; return the frame and the covariate names."""
+def contrast_pairs(plan: Plan, arms: list[str] | None = None) -> list[tuple[str, str]]:
+    """Every between-arm contrast of the plan as ``(arm, comparator)`` pairs, in report order.
+
+    Each non-reference arm against the reference arm (plan order), then the plan's
+    ``trial.extra_contrasts`` not already listed.  With ``arms``, only pairs of
+    those arms are kept.  The label of a pair is ``"<arm> - <comparator>"``
+    (:func:`contrast_label`); its estimate is arm minus comparator.
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from resolve.analysis import load_plan
+    >>> plan = load_plan()
+    >>> trial = replace(plan.trial, arms=("usual care", "GSR", "GSR+education"),
+    ...                 reference_arm="usual care", extra_contrasts=(("GSR+education", "GSR"),))
+    >>> [contrast_label(p) for p in contrast_pairs(replace(plan, trial=trial))]
+    ['GSR - usual care', 'GSR+education - usual care', 'GSR+education - GSR']
+    """
     t = plan.trial
-    covs = list(plan.analysis.covariates)
+    ordered = arm_levels(plan)
+    pairs = [(a, t.reference_arm) for a in ordered[1:]]
+    for a, b in t.extra_contrasts:
+        if (a, b) not in pairs:
+            pairs.append((a, b))
+    if arms is not None:
+        keep = set(arms)
+        pairs = [(a, b) for a, b in pairs if a in keep and b in keep]
+    return pairs
+
+
+def contrast_label(pair: tuple[str, str]) -> str:
+    """``"<arm> - <comparator>"``, the label of a contrast in every table.
+
+    Examples
+    --------
+    >>> contrast_label(("GSR", "usual care"))
+    'GSR - usual care'
+    """
+    return f"{pair[0]} - {pair[1]}"
+
+
+def _model_frame(data: pd.DataFrame, plan: Plan, column: str) -> tuple[pd.DataFrame, list[str]]:
+    """Rename to formula-safe columns; return the frame and the covariate names.
+
+    Categorical covariates (see :func:`resolve.analysis.validate.covariate_factors`)
+    become Categoricals with their levels in model order (reference first); the
+    others are numbers.
+    """
+    t = plan.trial
+    covs = list(dict.fromkeys(plan.analysis.covariates))
     names = [f"x{k + 1}_" for k in range(len(covs))]
+    factors = covariate_factors(data, plan)
     frame = pd.DataFrame(
         {
             _ID: data[t.subject].astype(str).to_numpy(),
@@ -107,13 +169,24 @@ def _model_frame(data: pd.DataFrame, plan: Plan, column: str) -> tuple[pd.DataFr
         }
     )
     for name, col in zip(names, covs, strict=True):
-        frame[name] = pd.to_numeric(data[col]).astype(float).to_numpy()
+        if col in factors:
+            values = data[col]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                values = values.astype(object)
+            text = [None if pd.isna(v) else str(v) for v in values]
+            frame[name] = pd.Categorical(text, categories=list(factors[col].levels))
+        else:
+            frame[name] = pd.to_numeric(data[col]).astype(float).to_numpy()
     return frame, names
 
 
 def _categorical(frame: pd.DataFrame, column: str, order: list[str]) -> None:
-    present = set(frame[column])
-    frame[column] = pd.Categorical(frame[column], categories=[v for v in order if v in present])
+    present = set(frame[column].dropna().astype(str))
+    values = frame[column].astype(object).where(frame[column].notna(), None)
+    frame[column] = pd.Categorical(
+        [None if v is None else str(v) for v in values],
+        categories=[v for v in order if v in present],
+    )
 
 
 def _fit_differences(
@@ -128,13 +201,17 @@ def _fit_differences(
 ) -> pd.DataFrame:
     """Fit one model on ``frame`` and return the tidy per-visit differences."""
     frame = frame.dropna(subset=[_Y, *formula_terms]).reset_index(drop=True)
-    arms = arm_levels(plan, frame)
+    arms = arm_levels(plan, frame, column=_ARM)
     ref = plan.trial.reference_arm
     if ref not in arms or len(arms) < 2:
         raise DataValidationError(
             f"{outcome}: model {model!r} needs outcome data in the reference arm {ref!r} "
             f"and at least one other arm; arms with data: {', '.join(arms) or 'none'}"
         )
+    for term in formula_terms:
+        if isinstance(frame[term].dtype, pd.CategoricalDtype):
+            # levels without data in this fit are dropped; the first present is the reference
+            _categorical(frame, term, [str(c) for c in frame[term].cat.categories])
     _categorical(frame, _ARM, arms)
     _categorical(frame, _VISIT, visits)
     n_visits = len(frame[_VISIT].cat.categories)
@@ -154,9 +231,25 @@ def _fit_differences(
     else:
         diffs = fit.lsmeans(_ARM).differences
         diffs.insert(0, _VISIT, str(frame[_VISIT].cat.categories[0]))
-    wanted = [f"{a} - {ref}" for a in arms[1:]]
-    diffs = diffs[diffs["contrast"].isin(wanted)].copy()
     diffs[_VISIT] = diffs[_VISIT].astype(str)
+    # lsmeans gives every pair as "later - earlier" in arm order; a contrast of the plan
+    # in the other direction (an extra contrast) is that difference with its sign flipped.
+    pairs = contrast_pairs(plan, arms)
+    position = {a: k for k, a in enumerate(arms)}
+    parts = []
+    for k, (a, b) in enumerate(pairs):
+        forward = position[a] > position[b]
+        have = contrast_label((a, b) if forward else (b, a))
+        part = diffs[diffs["contrast"] == have].copy()
+        if not forward:
+            low, high = part["conf_low"].to_numpy(), part["conf_high"].to_numpy()
+            part["estimate"] = -part["estimate"]
+            part["statistic"] = -part["statistic"]
+            part["conf_low"], part["conf_high"] = -high, -low
+        part["contrast"] = contrast_label((a, b))
+        part["_c"] = k
+        parts.append(part)
+    diffs = pd.concat(parts, ignore_index=True)
     diffs = diffs[diffs[_VISIT].isin(plan.trial.followup_visits)]
     rows = diffs.rename(columns={_VISIT: "visit"})
     rows["outcome"] = outcome
@@ -165,7 +258,6 @@ def _fit_differences(
     rows["n_obs"] = fit.n_obs
     order = {v: k for k, v in enumerate(plan.trial.visits)}
     rows["_v"] = rows["visit"].map(order)
-    rows["_c"] = rows["contrast"].map({c: k for k, c in enumerate(wanted)})
     rows = rows.sort_values(["_c", "_v"], kind="stable")
     return rows.loc[:, list(COLUMNS)].reset_index(drop=True)
 
@@ -242,10 +334,11 @@ def between_arm_differences(
     Returns
     -------
     pandas.DataFrame
-        One row per outcome, non-reference arm and follow-up visit with data, with
+        One row per outcome, contrast and follow-up visit with data (contrasts in
+        :func:`contrast_pairs` order, visits in plan order within a contrast), with
         columns ``outcome`` (plan name), ``visit`` (plan label), ``contrast``
-        (``"<arm> - <reference arm>"``), ``model``, ``estimate`` (treatment minus
-        reference), ``std_error``, ``df``, ``statistic`` (t), ``conf_low``,
+        (``"<arm> - <comparator>"``), ``model``, ``estimate`` (arm minus
+        comparator), ``std_error``, ``df``, ``statistic`` (t), ``conf_low``,
         ``conf_high`` (``plan.analysis.conf_level``), ``p_value`` (two-sided),
         ``n_subjects`` and ``n_obs`` (participants and observations in the fit).
 

@@ -16,8 +16,25 @@ visits are named as in the plan (``"week 18"``). Columns:
 ``TrialAnalysis.trajectories``
     outcome, arm, visit, n, mean, sd, conf_low, conf_high (observed data, per visit).
 ``TrialAnalysis.consort``
-    stage, arm, n, detail (CONSORT-style flow derived from the data); also
-    ``outcome``, ``visit``, ``n_missing`` (see :func:`resolve.analysis.descriptive.consort`).
+    stage, arm, n, detail (CONSORT-style flow derived from the data, from
+    "assessed for eligibility" when a screening log was given); also ``outcome``,
+    ``visit``, ``n_missing`` (see :func:`resolve.analysis.descriptive.consort`).
+``TrialAnalysis.screening``
+    measure, reason, n: the screening log's enrolment counts, or None
+    (see :func:`resolve.analysis.baseline.screening_counts`).
+``TrialAnalysis.table1``
+    variable, characteristic, source, type, level, arm, n, mean, sd, count,
+    percent, missing, text: baseline characteristics by arm and overall (see
+    :func:`resolve.analysis.baseline.table1`).
+``TrialAnalysis.responders``
+    responder, label, outcome, visit, contrast, arm, comparator, n_arm,
+    responders_arm, proportion_arm, n_comparator, responders_comparator,
+    proportion_comparator, risk_difference, conf_low, conf_high, ci_method,
+    nnt_type, nnt, nnt_low, nnt_high, nnt_text, analysis (observed cases; see
+    :func:`resolve.analysis.responders.responder_analysis`).
+``TrialAnalysis.plain_summary``
+    Plain-language sentences generated from the numbers
+    (:func:`resolve.analysis.summary.plain_summary`).
 ``ModifierAnalysis.table``
     modifier, label, type, unit, outcome, visit, n, estimate, std_error, conf_low,
     conf_high, p_value, sd, estimate_per_sd, conf_low_per_sd, conf_high_per_sd,
@@ -88,6 +105,15 @@ class TrialAnalysis(Result):
     modifiers: ModifierAnalysis | None = None
     imputation: pd.DataFrame | None = None
     notes: tuple[str, ...] = field(default=())
+    #: Factors of the models and their reference levels
+    #: (:func:`resolve.analysis.validate.factor_levels_table`: factor, column, levels,
+    #: n_levels, reference, how); None when not computed.
+    levels: pd.DataFrame | None = None
+    table1: pd.DataFrame | None = None
+    responders: pd.DataFrame | None = None
+    #: Plain-language sentences (``summary`` is the :class:`Result` text method).
+    plain_summary: tuple[str, ...] = field(default=())
+    screening: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.primary.copy()
@@ -105,6 +131,11 @@ class TrialAnalysis(Result):
                 "modifiers": None if self.modifiers is None else self.modifiers.to_dict(),
                 "imputation": self.imputation,
                 "notes": list(self.notes),
+                "table1": self.table1,
+                "responders": self.responders,
+                "plain_summary": list(self.plain_summary),
+                "screening": self.screening,
+                "levels": self.levels,
             }
         )
         return out

@@ -2,9 +2,12 @@
 
 :func:`analyze` validates the data against the plan once, then fits the primary and
 sensitivity models (:mod:`resolve.analysis.primary`), computes the observed-data
-summaries (:mod:`resolve.analysis.descriptive`), the effect-modifier analysis
-(:mod:`resolve.analysis.effect_modifiers`) and, when the plan enables
-it, multiple imputation (:mod:`resolve.analysis.mi`).
+summaries (:mod:`resolve.analysis.descriptive`), Table 1
+(:mod:`resolve.analysis.baseline`), the responder analysis
+(:mod:`resolve.analysis.responders`), the effect-modifier analysis
+(:mod:`resolve.analysis.effect_modifiers`), when the plan enables it multiple
+imputation (:mod:`resolve.analysis.mi`), and last the plain-language summary
+(:mod:`resolve.analysis.summary`).
 :func:`write_tables` writes every table as CSV and JSON into a directory, all or
 nothing.
 
@@ -31,10 +34,14 @@ from typing import Any
 import pandas as pd
 
 from resolve._results import jsonable
+from resolve.analysis.baseline import screening_counts, table1
 from resolve.analysis.descriptive import consort, table2, trajectories
 from resolve.analysis.plan import Plan, load_plan
 from resolve.analysis.primary import primary_analysis, sensitivity_analysis
+from resolve.analysis.responders import responder_analysis
 from resolve.analysis.result import ModifierAnalysis, TrialAnalysis
+from resolve.analysis.summary import plain_summary
+from resolve.analysis.validate import factor_levels_table
 from resolve.errors import DataValidationError
 
 __all__ = ["MODIFIER_COLUMNS", "analyze", "atomic_directory", "write_tables"]
@@ -47,6 +54,7 @@ MODIFIER_COLUMNS = (
     "unit",
     "outcome",
     "visit",
+    "contrast",
     "n",
     "estimate",
     "std_error",
@@ -64,6 +72,8 @@ MODIFIER_COLUMNS = (
     "nonlinearity_p",
     "direction_hypothesised",
     "direction_observed",
+    "df",
+    "statistic",
 )
 
 Progress = Callable[[str], object]
@@ -87,6 +97,8 @@ def analyze(
     *,
     progress: Progress | None = None,
     source: str = "data",
+    screening: pd.DataFrame | None = None,
+    screening_source: str = "screening",
 ) -> TrialAnalysis:
     """Run every analysis of ``plan`` on ``data``.
 
@@ -102,21 +114,34 @@ def analyze(
         Called with a short description before each step (the CLI prints them).
     source : str
         How error messages name the data (e.g. the CSV file name).
+    screening : pandas.DataFrame, optional
+        The trial's screening log as enrolment counts: the ``consort.csv`` of
+        :func:`resolve.trial.export.write_export` (columns ``stage, arm, visit,
+        measure, reason, n``; its enrolment rows are used) or a table with columns
+        ``measure, reason, n`` (:func:`resolve.analysis.baseline.screening_counts`).
+        With it the CONSORT flow starts at "assessed for eligibility"; without it,
+        at randomisation.
+    screening_source : str
+        How error messages and notes name the screening log.
 
     Returns
     -------
     TrialAnalysis
         ``primary`` (plan's primary model), ``sensitivity`` (its sensitivity models),
-        ``table2``, ``trajectories``, ``consort``, ``modifiers`` (None when the plan
-        has no modifiers), ``imputation`` (None unless
-        enabled) and ``notes`` (what was skipped and why).  Columns:
-        :mod:`resolve.analysis.result`.
+        ``table2``, ``trajectories``, ``consort``, ``table1`` (baseline
+        characteristics), ``responders`` (responder analysis, observed cases),
+        ``modifiers`` (None when the plan has no modifiers), ``imputation`` (None
+        unless enabled), ``screening`` (the enrolment counts, or None),
+        ``plain_summary`` (sentences), ``levels`` (factors with their levels and
+        reference level) and ``notes`` (what was skipped and why).
+        Columns: :mod:`resolve.analysis.result`.
 
     Raises
     ------
     DataValidationError
-        The data do not fit the plan (see :meth:`Plan.validate_data`), or an arm of
-        the plan has no participants.
+        The data do not fit the plan (see :meth:`Plan.validate_data`), an arm of
+        the plan has no participants, or the screening log is not readable
+        (:func:`resolve.analysis.baseline.screening_counts`).
     ConvergenceError
         A model could not be fitted.
 
@@ -132,6 +157,7 @@ def analyze(
     plan = load_plan() if plan is None else plan
     say("validating data")
     valid = plan.validate_data(data, source=source)
+    log = None if screening is None else screening_counts(screening, source=screening_source)
     t = plan.trial
     arms_seen = set(valid[t.arm].dropna().astype(str))
     empty_arms = [a for a in t.arms if a not in arms_seen]
@@ -151,7 +177,25 @@ def analyze(
     say("summarising observed data")
     traj = trajectories(valid, plan)
     tab2 = table2(traj, primary, plan)
-    flow = consort(valid, plan)
+    flow = consort(valid, plan, screening=log)
+    baseline = table1(
+        valid, plan, extra=plan.analysis.describe, labels=dict(plan.analysis.describe_labels)
+    )
+    if log is not None:
+        logged = int(log.loc[log["measure"] == "randomised", "n"].iloc[0])
+        in_data = int(valid[t.subject].nunique())
+        notes.append(
+            f"participant flow from screening: {screening_source}"
+            + (
+                f" (it records {logged} randomised; the data have {in_data})"
+                if logged != in_data
+                else ""
+            )
+        )
+    responders = None
+    if plan.responders:
+        say(f"responder analysis ({len(plan.responders)} definitions)")
+        responders = responder_analysis(valid, plan, validated=True)
     modifiers = None
     if plan.modifiers:
         say(f"analysing {len(plan.modifiers)} candidate effect modifiers")
@@ -160,6 +204,7 @@ def analyze(
     if plan.analysis.mi_enabled:
         say(f"multiple imputation (m = {plan.analysis.mi_m})")
         imputation = _run_mi(valid, plan)
+    sentences = plain_summary(plan, primary, responders=responders, modifiers=modifiers)
     return TrialAnalysis(
         plan=plan,
         primary=primary,
@@ -170,6 +215,11 @@ def analyze(
         modifiers=modifiers,
         imputation=imputation,
         notes=tuple(notes),
+        table1=baseline,
+        responders=responders,
+        plain_summary=tuple(sentences),
+        screening=log,
+        levels=factor_levels_table(valid, plan, source=source),
     )
 
 
@@ -182,6 +232,14 @@ def _tables(analysis: TrialAnalysis) -> dict[str, pd.DataFrame]:
         "trajectories": analysis.trajectories,
         "consort": analysis.consort,
     }
+    if analysis.levels is not None:
+        tables["levels"] = analysis.levels
+    if analysis.table1 is not None:
+        tables["table1"] = analysis.table1
+    if analysis.responders is not None:
+        tables["responders"] = analysis.responders
+    if analysis.screening is not None:
+        tables["screening"] = analysis.screening
     m = analysis.modifiers
     if m is None:
         tables["modifiers"] = pd.DataFrame({c: [] for c in MODIFIER_COLUMNS})
@@ -262,6 +320,10 @@ def _write_into(analysis: TrialAnalysis, folder: Path) -> list[Path]:
             json.dumps(jsonable(frame), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
         )
         written += [csv, js]
+    if analysis.plain_summary:
+        text = folder / "summary.txt"
+        text.write_text("\n\n".join(analysis.plain_summary) + "\n", encoding="utf-8")
+        written.append(text)
     full = folder / "analysis.json"
     full.write_text(
         json.dumps(analysis.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
@@ -296,10 +358,14 @@ def write_tables(
     -----
     Files: ``primary``, ``sensitivity``, ``table2``, ``trajectories``, ``consort``
     and ``modifiers`` (``.csv`` and ``.json`` each; ``modifiers`` has only its
-    header when no modifier analysis ran); with a modifier analysis also
+    header when no modifier analysis ran); ``levels`` (factors, levels, reference
+    level and how it was chosen); ``table1`` (baseline characteristics);
+    ``responders`` when the plan defines responders;
+    ``screening`` when a screening log was given; with a modifier analysis also
     ``modifier_quartiles``, ``modifier_curves``, ``modifier_global_tests`` and
-    ``modifier_credibility``; ``imputation`` when multiple imputation ran; and
-    ``analysis.json`` with everything.  CSVs are UTF-8 (the formatted Table 2 uses
+    ``modifier_credibility``; ``imputation`` when multiple imputation ran;
+    ``summary.txt`` (the plain-language summary, one paragraph per sentence);
+    and ``analysis.json`` with everything.  CSVs are UTF-8 (the formatted Table 2 uses
     the minus sign U+2212); JSON records have ``null`` for missing values.
     Everything is written into a temporary directory beside ``out_dir`` and moved
     into place only after every file succeeded (:func:`atomic_directory`).

@@ -5,29 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 
+from resolve._validation import check_output_dir
+from resolve.analysis.io import read_trial_csv
 from resolve.cli._app import app
 from resolve.errors import DataValidationError
 
 __all__ = ["analyze_command", "read_trial_csv"]
-
-
-def read_trial_csv(path: Path, *, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a long-format trial CSV; empty cells are missing values.
-
-    ``text_columns`` (subject, arm, visit) are read as text so that ids such as
-    ``007`` keep their zeros.  Raises :class:`DataValidationError` when the file
-    does not exist or is not a readable CSV.
-    """
-    if not path.is_file():
-        raise DataValidationError(f"cannot read {path}: no such file")
-    try:
-        return pd.read_csv(path, dtype=dict.fromkeys(text_columns, str))
-    except (ValueError, pd.errors.ParserError) as exc:  # incl. EmptyDataError, UnicodeError
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataValidationError(f"{path.name}: not a readable CSV file ({first})") from None
 
 
 def _print_primary(analysis: Any) -> None:
@@ -74,11 +59,21 @@ def analyze_command(
         bool, typer.Option("--report/--no-report", help="Also write report.html.")
     ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress messages.")] = False,
+    screening: Annotated[
+        Path | None,
+        typer.Option(
+            "--screening",
+            help="Screening counts CSV (the trial export's consort.csv, or columns "
+            "measure, reason, n): the participant flow then starts at eligibility.",
+        ),
+    ] = None,
 ) -> None:
     """Run the analysis plan (primary, sensitivity, effect modifiers) on DATA.
 
     Prints the primary table; with --out writes every table there, all or nothing.
     """
+    if out is not None:
+        check_output_dir(out)  # before any work: a bad --out fails fast
     from resolve.analysis.plan import load_plan
     from resolve.analysis.run import analyze, write_tables
 
@@ -93,8 +88,19 @@ def analyze_command(
         if not quiet and not message.startswith("validating"):
             typer.echo(f"... {message}", err=True)
 
-    analysis = analyze(frame, the_plan, progress=progress, source=data.name)
+    log = None if screening is None else read_trial_csv(screening, text_columns=("reason",))
+    analysis = analyze(
+        frame,
+        the_plan,
+        progress=progress,
+        source=data.name,
+        screening=log,
+        screening_source="screening" if screening is None else screening.name,
+    )
     _print_primary(analysis)
+    from resolve.cli.demo import _reference_levels
+
+    typer.echo(_reference_levels(analysis))
     for note in analysis.notes:
         typer.echo(f"note: {note}")
     if out is None:

@@ -32,7 +32,22 @@ def _p(value: Any) -> str:
     return fmt_p(value)
 
 
+def _contrast_title(analysis: TrialAnalysis, contrasts: list[str]) -> str:
+    """What the differences are, truthfully: one contrast named, or each arm minus the reference."""
+    t = analysis.plan.trial
+    if len(contrasts) == 1:
+        arm, _, ref = contrasts[0].rpartition(" - ")
+        return f"{arm} minus {ref}" if arm else contrasts[0]
+    vs_ref = [c for c in contrasts if c.endswith(f" - {t.reference_arm}")]
+    text = f"each arm minus {t.reference_arm}"
+    if len(vs_ref) < len(contrasts):
+        others = [c.replace(" - ", " minus ") for c in contrasts if c not in vs_ref]
+        text += ", and " + ", ".join(others)
+    return text
+
+
 def _primary_table(analysis: TrialAnalysis) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
     from resolve.report.tables import fmt_ci, fmt_num
@@ -40,23 +55,40 @@ def _primary_table(analysis: TrialAnalysis) -> Any:
     plan = analysis.plan
     t = plan.trial
     pct = round(100 * plan.analysis.conf_level)
-    treat = ", ".join(a for a in t.arms if a != t.reference_arm)
+    frame = analysis.primary
+    contrasts = list(dict.fromkeys(str(c) for c in frame["contrast"])) if len(frame) else []
+    several = len(contrasts) > 1
     table = Table(
-        title=f"Primary analysis ({plan.analysis.primary}): {treat} minus {t.reference_arm}",
+        title=escape(
+            f"Primary analysis ({plan.analysis.primary}): "
+            f"{_contrast_title(analysis, contrasts) if contrasts else 'no estimable contrast'}"
+        ),
         title_justify="left",
         header_style="bold",
         show_edge=False,
     )
     table.add_column("Outcome")
     table.add_column("Visit")
+    if several:
+        table.add_column("Contrast")
     for name in (f"Difference ({pct}% CI)", "SE", "df", "P"):
         table.add_column(name, justify="right")
     labels = {o.name: o.label for o in plan.outcomes}
-    for _, r in analysis.primary.iterrows():
+    order = {v: k for k, v in enumerate(t.visits)}
+    rank = {c: k for k, c in enumerate(contrasts)}
+    rows = frame.assign(
+        _o=frame["outcome"].map({o.name: k for k, o in enumerate(plan.outcomes)}),
+        _v=frame["visit"].map(order),
+        _c=frame["contrast"].map(rank),
+    ).sort_values(["_o", "_v", "_c"], kind="stable")
+    for _, r in rows.iterrows():
         primary_row = r["visit"] == t.primary_visit
+        cells = [labels.get(str(r["outcome"]), str(r["outcome"])), str(r["visit"])]
+        if several:
+            cells.append(str(r["contrast"]))
+        cells = [escape(c) for c in cells]
         table.add_row(
-            labels.get(str(r["outcome"]), str(r["outcome"])),
-            str(r["visit"]),
+            *cells,
             fmt_ci(r["estimate"], r["conf_low"], r["conf_high"], 2),
             fmt_num(r["std_error"], 2),
             fmt_num(r["df"], 1),
@@ -66,31 +98,52 @@ def _primary_table(analysis: TrialAnalysis) -> Any:
     return table
 
 
+def _credible(mod: ModifierAnalysis) -> set[tuple[str, str, str, str]]:
+    """(modifier, outcome, visit, contrast) rated credible in the ICEMAN table."""
+    from resolve.report.html import credible_findings
+
+    cred = mod.credibility
+    if cred is None or cred.empty:
+        return set()
+    if "contrast" not in cred.columns:
+        return {(*k, "") for k in credible_findings(cred)}
+    out: set[tuple[str, str, str, str]] = set()
+    for c in dict.fromkeys(str(x) for x in cred["contrast"]):
+        part = cred[cred["contrast"].astype(str) == c]
+        out |= {(*k, c) for k in credible_findings(part)}
+    return out
+
+
 def _modifier_table(analysis: TrialAnalysis, mod: ModifierAnalysis) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
-    from resolve.report.html import credible_findings
     from resolve.report.tables import fmt_ci
 
     plan = analysis.plan
     em = plan.effect_modification
     pct = round(100 * plan.analysis.conf_level)
-    credible = credible_findings(mod.credibility)
+    credible = _credible(mod)
     rows = mod.table[mod.table["in_family"].astype(bool)] if "in_family" in mod.table else mod.table
     if rows.empty:
         rows = mod.table
+    has_contrast = "contrast" in rows.columns
+    contrasts = list(dict.fromkeys(str(c) for c in rows["contrast"])) if has_contrast else []
+    several = len(contrasts) > 1
+    what = f" ({_contrast_title(analysis, contrasts)})" if contrasts else ""
     table = Table(
-        title=(
-            f"Effect modification, pre-specified family ({', '.join(em.family_visits)}): "
+        title=escape(
+            f"Effect modification{what}, pre-specified family ({', '.join(em.family_visits)}): "
             f"{len(rows)} of {len(mod.table)} interactions (all in modifiers.csv)"
         ),
         title_justify="left",
         header_style="bold",
         show_edge=False,
     )
-    for name, justify in (
-        ("Outcome", "left"),
-        ("Visit", "left"),
+    columns: list[tuple[str, str]] = [("Outcome", "left"), ("Visit", "left")]
+    if several:
+        columns.append(("Contrast", "left"))
+    columns += [
         ("Modifier", "left"),
         ("Scale", "left"),
         (f"Interaction ({pct}% CI)", "right"),
@@ -98,7 +151,8 @@ def _modifier_table(analysis: TrialAnalysis, mod: ModifierAnalysis) -> Any:
         ("P Holm", "right"),
         ("P BH", "right"),
         ("", "left"),
-    ):
+    ]
+    for name, justify in columns:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for _, r in rows.iterrows():
         continuous = str(r["type"]) == "continuous"
@@ -106,17 +160,20 @@ def _modifier_table(analysis: TrialAnalysis, mod: ModifierAnalysis) -> Any:
             ci = fmt_ci(r["estimate_per_sd"], r["conf_low_per_sd"], r["conf_high_per_sd"], 2)
         else:
             ci = fmt_ci(r["estimate"], r["conf_low"], r["conf_high"], 2)
-        key = (str(r["modifier"]), str(r["outcome"]), str(r["visit"]))
+        contrast = str(r["contrast"]) if has_contrast else ""
+        key = (str(r["modifier"]), str(r["outcome"]), str(r["visit"]), contrast)
         flags = []
         if float(r["p_value"]) < em.exploratory_p:
             flags.append("exploratory")
         if key in credible:
             flags.append("credible")
+        cells = [str(r["outcome"]), str(r["visit"])]
+        if several:
+            cells.append(contrast)
         table.add_row(
-            str(r["outcome"]),
-            str(r["visit"]),
-            str(r["label"]),
-            "per SD" if continuous else str(r["unit"]),
+            *(escape(c) for c in cells),
+            escape(str(r["label"])),
+            "per SD" if continuous else escape(str(r["unit"])),
             ci,
             _p(r["p_value"]),
             _p(r.get("p_holm")),
@@ -127,8 +184,18 @@ def _modifier_table(analysis: TrialAnalysis, mod: ModifierAnalysis) -> Any:
     return table
 
 
+def _reference_levels(analysis: TrialAnalysis) -> str:
+    """``"reference levels: arm = sham; sex = female"`` from the analysis' levels table."""
+    levels = getattr(analysis, "levels", None)
+    if levels is None or len(levels) == 0:
+        return f"reference levels: {analysis.plan.trial.arm} = {analysis.plan.trial.reference_arm}"
+    parts = [f"{r['column']} = {r['reference']}" for _, r in levels.iterrows()]
+    return "reference levels: " + "; ".join(parts)
+
+
 def _print_tables(console: Console, analysis: TrialAnalysis) -> None:
     console.print(_primary_table(analysis))
+    console.print(_reference_levels(analysis), markup=False, highlight=False)
     console.print()
     if analysis.modifiers is None:
         console.print("No effect-modifier analysis (see the notes in the report).")
@@ -159,6 +226,9 @@ def demo(
     primary and effect-modifier tables and writes report.html, primary.csv,
     modifiers.csv and the other tables (CSV + JSON) into --out.
     """
+    from resolve._validation import check_output_dir
+
+    check_output_dir(out)  # before any work: a bad --out fails fast
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -179,11 +249,16 @@ def demo(
                 progress.update(task, total=done + 1)
             progress.update(task, description=message, completed=done)
 
+        screening = None
         if seed is None:
             from resolve import datasets
 
             data = datasets.load("resolve")
-            label = "bundled example trial (resolve.datasets.load('resolve'))"
+            screening = datasets.load("resolve_screening")
+            label = (
+                "bundled example trial (resolve.datasets.load('resolve')) with simulated "
+                "screening counts (resolve.datasets.load('resolve_screening'))"
+            )
         else:
             from resolve.simulate import simulate_trial
 
@@ -192,7 +267,12 @@ def demo(
             label = "trial simulated with resolve.simulate.simulate_trial"
         from resolve.analysis.run import analyze
 
-        analysis = analyze(data, progress=step)
+        analysis = analyze(
+            data,
+            progress=step,
+            screening=screening,
+            screening_source="resolve_screening.csv (simulated counts, bundled)",
+        )
         step("writing the report")
         from resolve.report import write_report
 

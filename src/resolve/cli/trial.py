@@ -29,7 +29,8 @@ app.add_typer(trial_app, name="trial")
 Db = Annotated[
     str,
     typer.Option(
-        "--db", help="Trial database: a SQLite file path, sqlite:///FILE or postgresql+psycopg://..."
+        "--db",
+        help="Trial database: a SQLite file path, sqlite:///FILE or postgresql+psycopg://...",
     ),
 ]
 Id = Annotated[str, typer.Option("--id", help="Participant id.")]

@@ -1,11 +1,24 @@
 """Bundled example data and the seeded scripts that made them.
 
+``resolve``
+    A synthetic RESOLVE-like trial, long format (``make_resolve.py``).
+``resolve_screening``
+    **Simulated** screening counts for that trial (assessed for eligibility,
+    exclusions with reasons, randomised) in the format of the trial export's
+    ``consort.csv`` (``make_resolve_screening.py``; the published RESOLVE
+    screening numbers were not available).
+``example_responses``
+    Example questionnaire responses for the instruments.
+
 Examples
 --------
 >>> from resolve import datasets
 >>> responses = datasets.load("example_responses")
 >>> len(responses), responses.columns[0]
 (40, 'id')
+>>> log = datasets.load("resolve_screening")
+>>> int(log.loc[log.measure == "randomised", "n"].iloc[0])
+276
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ __all__ = ["available", "load", "path"]
 _FILES = {
     "example_responses": "example_responses.csv",
     "resolve": "resolve.csv",
+    "resolve_screening": "resolve_screening.csv",
 }
 
 

@@ -5,7 +5,11 @@ The diagram is built from :attr:`TrialAnalysis.consort
 stages appear top to bottom in the order of their first row. A stage whose rows
 have no arm (empty, ``"all"``, ``"total"`` or ``"overall"``) is one centred box;
 any other stage is one box per arm, arms in columns. Arrows join consecutive
-stages (splitting below an overall box, joining above one).
+stages (splitting below an overall box, joining above one). Side stages
+(``excluded``, ``missing``, ``lost``...) below an overall box form a CONSORT
+side box to the right of the flow, with an arrow from the flow line (e.g.
+"Excluded" with each ``excluded: <category>`` row and its reasons); below an
+arm box they are lines inside that box. Arm names are shown exactly as given.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ _LINE = 15
 _SMALL = 13
 _PAD = 9
 _STAGE_GAP = 30
+_ASIDE_X = 36  # side box: left edge right of the centre line
+_ASIDE_W = 236
 _INK = "#222222"
 _FILL = "#F7F7F5"
 
@@ -46,6 +52,30 @@ def _fmt_n(n: object) -> str:
         return f"n = {n}"
 
 
+_Line = tuple[str, str, float, float]  # text, font weight, size, line step
+
+
+def _draw(
+    x: float, y: float, w: float, lines: Sequence[_Line], *, anchor: str = "middle"
+) -> tuple[str, float]:
+    """SVG of a box of ``lines`` with its top-left corner at (x, y); (svg, height)."""
+    h = 2 * _PAD + sum(step for *_, step in lines) - 3
+    out = [
+        f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="3" '
+        f'fill="{_FILL}" stroke="{_INK}" stroke-width="1"/>'
+    ]
+    tx = x + w / 2 if anchor == "middle" else x + _PAD
+    ty = y + _PAD + 11
+    for text, weight, size, step in lines:
+        colour = _INK if size > 12 or weight != "400" else "#555555"
+        out.append(
+            f'<text x="{tx:g}" y="{ty:g}" text-anchor="{anchor}" font-size="{size:g}" '
+            f'font-weight="{weight}" fill="{colour}">{escape(text)}</text>'
+        )
+        ty += step
+    return "\n".join(out), h
+
+
 def _box(
     x: float,
     y: float,
@@ -59,7 +89,7 @@ def _box(
 ) -> tuple[str, float]:
     """SVG of one box with its top-left corner at (x, y); returns (svg, height)."""
     wrap = max(int(w / 6.2), 20)
-    lines = [(title, "600", 12.5, _LINE), (_fmt_n(n), "400", 12.5, _LINE)]
+    lines: list[_Line] = [(title, "600", 12.5, _LINE), (_fmt_n(n), "400", 12.5, _LINE)]
     if arm is not None:
         lines.insert(0, (arm, "700", 13.5, _LINE + 2))
     for chunk in textwrap.wrap(detail, width=wrap) if detail else []:
@@ -67,20 +97,38 @@ def _box(
     for text in side:
         for chunk in textwrap.wrap(text, width=wrap):
             lines.append((chunk, "400", 11, _SMALL))
-    h = 2 * _PAD + sum(step for *_, step in lines) - 3
-    out = [
-        f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="3" '
-        f'fill="{_FILL}" stroke="{_INK}" stroke-width="1"/>'
-    ]
-    ty = y + _PAD + 11
-    for text, weight, size, step in lines:
-        colour = _INK if size > 12 else "#555555"
-        out.append(
-            f'<text x="{x + w / 2:g}" y="{ty:g}" text-anchor="middle" font-size="{size:g}" '
-            f'font-weight="{weight}" fill="{colour}">{escape(text)}</text>'
-        )
-        ty += step
-    return "\n".join(out), h
+    return _draw(x, y, w, lines)
+
+
+def _aside_lines(aside: Sequence[dict[str, Any]], w: float) -> list[_Line]:
+    """Lines of a CONSORT side box: its total, then each category and its reasons."""
+    wrap = max(int(w / 6.0), 20)
+
+    def keep(text: str) -> str:  # never break inside "n = 12"
+        return text.replace("n = ", "n\u00a0=\u00a0")
+
+    lines: list[_Line] = []
+    first, rest = aside[0], aside[1:]
+    title = keep(f"{_title(first['stage'])} ({_fmt_n(first['n'])})")
+    lines.append((title, "600", 12.5, _LINE + 2))
+    if first["detail"]:
+        lines += [(c, "400", 11, _SMALL) for c in textwrap.wrap(first["detail"], width=wrap)]
+    for item in rest:
+        stage = str(item["stage"])
+        name = stage.split(":", 1)[1].strip() if ":" in stage else stage
+        head = keep(f"{name[:1].upper()}{name[1:]} ({_fmt_n(item['n'])})")
+        lines += [(c, "600", 11, _SMALL) for c in textwrap.wrap(head, width=wrap)]
+        for reason in str(item["detail"]).split("; ") if item["detail"] else []:
+            chunks = textwrap.wrap(keep(reason), width=wrap - 2)
+            lines += [
+                (("\u2022 " if k == 0 else "\u00a0\u00a0\u00a0") + c, "400", 11, _SMALL)
+                for k, c in enumerate(chunks)
+            ]
+    return lines
+
+
+def _title(stage: str) -> str:
+    return stage[:1].upper() + stage[1:]
 
 
 def _arrow(x1: float, y1: float, x2: float, y2: float) -> str:
@@ -105,6 +153,7 @@ class _Level:
     overall: bool
     visit: str
     boxes: dict[str, dict[str, Any]] = field(default_factory=dict)  # arm -> n, detail, side
+    aside: list[dict[str, Any]] = field(default_factory=list)  # side box: stage, n, detail
 
 
 def _levels(frame: pd.DataFrame) -> list[_Level]:
@@ -119,13 +168,16 @@ def _levels(frame: pd.DataFrame) -> list[_Level]:
         detail = r["detail"] if isinstance(r["detail"], str) else ""
         if stage.lower().startswith(_SIDE) and levels:
             host = next((lv for lv in reversed(levels) if lv.visit == visit), levels[-1])
+            if host.overall and arm == "_":  # a CONSORT side box beside the flow
+                host.aside.append({"stage": stage, "n": r["n"], "detail": detail})
+                continue
             box = host.boxes.get(arm) or host.boxes.get("_")
             if box is not None:
-                box["side"].append(f"{stage[:1].upper()}{stage[1:]}, {_fmt_n(r['n'])}: {detail}")
+                box["side"].append(f"{_title(stage)}, {_fmt_n(r['n'])}: {detail}")
                 continue
         key = (stage, visit)
         if key not in index:
-            title = stage[:1].upper() + stage[1:]
+            title = _title(stage)
             if visit and visit.lower() not in stage.lower():
                 title += f", {visit}"
             index[key] = _Level(title, arm == "_", visit)
@@ -180,9 +232,11 @@ def consort_svg(
     seen = list(dict.fromkeys(a for lv in levels for a in lv.boxes if a != "_"))
     order = [a for a in (arms or []) if a in seen] + [a for a in seen if a not in (arms or [])]
     ncol = max(len(order), 1)
-    width = 2 * _MARGIN + ncol * _BOX_W + (ncol - 1) * _GAP
+    width = float(2 * _MARGIN + ncol * _BOX_W + (ncol - 1) * _GAP)
     centres = {a: _MARGIN + k * (_BOX_W + _GAP) + _BOX_W / 2 for k, a in enumerate(order)}
     mid = width / 2
+    if any(lv.aside for lv in levels):
+        width = max(width, mid + _ASIDE_X + _ASIDE_W + _MARGIN)
     parts: list[str] = []
     y = float(_MARGIN)
     prev: tuple[bool, dict[str, float]] | None = None  # (overall?, bottom y per column)
@@ -210,6 +264,14 @@ def consort_svg(
             prev = (True, {"_": y + h})
             described.append(f"{level.title}: {_fmt_n(box['n'])}")
             y += h
+            if level.aside:  # side box between this stage and the next, arrow to it
+                lines = _aside_lines(level.aside, _ASIDE_W)
+                top = y + _STAGE_GAP * 0.75
+                svg, ah = _draw(mid + _ASIDE_X, top, _ASIDE_W, lines, anchor="start")
+                parts.append(svg)
+                parts.append(_arrow(mid, top + ah / 2, mid + _ASIDE_X, top + ah / 2))
+                y = top + ah + _STAGE_GAP * 0.75 - _STAGE_GAP
+                described.append("; ".join(f"{a['stage']}: {_fmt_n(a['n'])}" for a in level.aside))
             continue
         heights = []
         present = []
@@ -225,7 +287,7 @@ def consort_svg(
                 box["n"],
                 box["detail"],
                 side=box["side"],
-                arm=None if headed else a.capitalize(),
+                arm=None if headed else a,
             )
             parts.append(svg)
             heights.append(h)

@@ -31,7 +31,6 @@ __all__ = [
     "quartiles_figure",
     "select_findings",
     "trajectories_figure",
-    "visit_week",
 ]
 
 # Okabe-Ito colours: the reference arm neutral grey, treatments vermillion, blue, green...
@@ -111,14 +110,6 @@ def _to_svg(fig: Any, *, key: str, title: str, desc: str) -> str:
     return opening + a11y + text[head_end:].rstrip() + "\n"
 
 
-def visit_week(visit: str, baseline: str = "baseline") -> float:
-    """Week number of a visit label (``"week 18"`` -> 18; the baseline -> 0)."""
-    if visit == baseline:
-        return 0.0
-    m = re.search(r"(\d+(?:\.\d+)?)", visit)
-    return float(m.group(1)) if m else float("nan")
-
-
 def _arm_styles(plan: Plan) -> dict[str, dict[str, Any]]:
     t = plan.trial
     styles: dict[str, dict[str, Any]] = {}
@@ -139,23 +130,79 @@ def _outcome_label(plan: Plan, name: str) -> str:
         return name
 
 
-def _primary_effect(primary: pd.DataFrame | None, outcome: str, visit: str) -> float | None:
+def _primary_effect(
+    primary: pd.DataFrame | None, outcome: str, visit: str, contrast: str = ""
+) -> float | None:
     if primary is None or primary.empty:
         return None
     hit = primary[(primary["outcome"] == outcome) & (primary["visit"] == visit)]
+    if contrast and "contrast" in hit.columns:
+        hit = hit[hit["contrast"].astype(str) == contrast]
     return None if hit.empty else float(hit["estimate"].iloc[0])
+
+
+def _contrasts(frame: pd.DataFrame) -> pd.Series:
+    """The ``contrast`` column as text, ``""`` when absent."""
+    if "contrast" not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame["contrast"].astype(str)
+
+
+def _match(frame: pd.DataFrame, contrast: str) -> pd.Series:
+    """Rows of ``contrast`` (every row when ``contrast`` is empty or not a column)."""
+    if not contrast or "contrast" not in frame.columns:
+        return pd.Series(True, index=frame.index)
+    return frame["contrast"].astype(str) == contrast
+
+
+def _contrast_words(contrast: str) -> str:
+    arm, sep, comparator = contrast.partition(" - ")
+    return f"{arm} \u2212 {comparator}" if sep else contrast
+
+
+def visit_axis(plan: Plan, visits: Sequence[str]) -> tuple[dict[str, float], list[str], str]:
+    """x positions, tick labels and axis label of ``visits`` (plan order).
+
+    With ``plan.trial.visit_times`` each visit sits at its time and ticks show the
+    times, the axis labelled ``time_label``; without, visits are equally spaced
+    categories labelled by their names, the axis labelled "Visit".
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from resolve.analysis import load_plan
+    >>> plan = load_plan()
+    >>> visit_axis(plan, ["baseline", "week 18"])
+    ({'baseline': 0.0, 'week 18': 18.0}, ['0', '18'], 'weeks since randomisation')
+    >>> plain = replace(plan, trial=replace(plan.trial, visit_times=None))
+    >>> visit_axis(plain, ["baseline", "week 18"])
+    ({'baseline': 0.0, 'week 18': 1.0}, ['baseline', 'week 18'], 'Visit')
+    """
+    t = plan.trial
+    order = [v for v in t.visits if v in set(visits)] + [v for v in visits if v not in t.visits]
+    if t.visit_times is not None:
+        times = dict(zip(t.visits, t.visit_times, strict=True))
+        if all(v in times for v in order):
+            pos = {v: float(times[v]) for v in order}
+            return pos, [f"{pos[v]:g}" for v in order], t.time_label
+    return {v: float(k) for k, v in enumerate(order)}, list(order), "Visit"
 
 
 # ----------------------------------------------------------------------------- trajectories
 def trajectories_figure(trajectories: pd.DataFrame, plan: Plan) -> str:
-    """Observed means with 95% CIs per arm over weeks; one panel per outcome.
+    """Observed means with 95% CIs per arm at each visit; one panel per outcome.
+
+    The x axis is the plan's ``visit_times`` (labelled ``time_label``) when it
+    gives them, else the visits as equally spaced categories named as in the plan
+    (:func:`visit_axis`).
 
     Parameters
     ----------
     trajectories : pandas.DataFrame
         Columns outcome, arm, visit, n, mean, sd, conf_low, conf_high.
     plan : Plan
-        Supplies arm order and colours, outcome labels and the primary visit.
+        Supplies arm order and colours, outcome labels, visit times and the
+        primary visit.
 
     Returns
     -------
@@ -165,22 +212,23 @@ def trajectories_figure(trajectories: pd.DataFrame, plan: Plan) -> str:
     t = plan.trial
     outcomes = list(dict.fromkeys(trajectories["outcome"]))
     styles = _arm_styles(plan)
-    weeks_all = sorted({visit_week(v, t.baseline_visit) for v in trajectories["visit"]})
-    span = (max(weeks_all) - min(weeks_all)) or 1.0
+    pos, ticklabels, xlabel = visit_axis(plan, list(dict.fromkeys(trajectories["visit"])))
+    ticks = list(pos.values())
+    span = (max(ticks) - min(ticks)) or 1.0
     dodge = span * 0.012
     with _style():
         fig = _new_figure(3.6 * len(outcomes) + 0.4, 3.1)
         axes = fig.subplots(1, len(outcomes), squeeze=False)[0]
         for ax, outcome in zip(axes, outcomes, strict=True):
             part = trajectories[trajectories["outcome"] == outcome]
-            primary_week = visit_week(t.primary_visit, t.baseline_visit)
-            ax.axvline(primary_week, color="#E8E8E8", linewidth=6, zorder=0)
+            if t.primary_visit in pos:
+                ax.axvline(pos[t.primary_visit], color="#E8E8E8", linewidth=6, zorder=0)
             arms = [a for a in t.arms if a in set(part["arm"])]
             for k, arm in enumerate(arms):
                 rows = part[part["arm"] == arm].copy()
-                rows["week"] = [visit_week(v, t.baseline_visit) for v in rows["visit"]]
-                rows = rows.sort_values("week")
-                x = rows["week"].to_numpy() + (k - (len(arms) - 1) / 2) * 2 * dodge
+                rows["x"] = [pos.get(str(v), np.nan) for v in rows["visit"]]
+                rows = rows.sort_values("x")
+                x = rows["x"].to_numpy() + (k - (len(arms) - 1) / 2) * 2 * dodge
                 y = rows["mean"].to_numpy()
                 err = np.vstack([y - rows["conf_low"].to_numpy(), rows["conf_high"].to_numpy() - y])
                 st = styles.get(arm, {"color": INK, "marker": "o", "linestyle": "-"})
@@ -194,12 +242,12 @@ def trajectories_figure(trajectories: pd.DataFrame, plan: Plan) -> str:
                     linestyle=st["linestyle"],
                     capsize=2.5,
                     elinewidth=0.9,
-                    label=arm.capitalize(),
+                    label=arm,
                 )
             ax.set_title(_outcome_label(plan, outcome), loc="left")
-            ax.set_xticks(weeks_all)
-            ax.set_xticklabels([f"{w:g}" for w in weeks_all])
-            ax.set_xlabel("Weeks since randomisation")
+            ax.set_xticks(ticks)
+            ax.set_xticklabels(ticklabels)
+            ax.set_xlabel(xlabel)
             ax.set_ylabel("Mean (95% CI)")
             ax.margins(x=0.04)
         band = _mpl().patches.Patch(color="#E8E8E8", label=f"primary visit ({t.primary_visit})")
@@ -208,7 +256,7 @@ def trajectories_figure(trajectories: pd.DataFrame, plan: Plan) -> str:
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.86, wspace=0.25)
         desc = (
             "Observed mean and 95% confidence interval per arm at each visit, "
-            f"for {', '.join(_outcome_label(plan, o) for o in outcomes)}."
+            f"for {', '.join(_outcome_label(plan, o) for o in outcomes)}; x axis: {xlabel}."
         )
         return _to_svg(fig, key="fig-trajectories", title="Mean trajectories by arm", desc=desc)
 
@@ -241,14 +289,17 @@ def forest_figure(
     table: pd.DataFrame,
     plan: Plan,
     *,
-    credible: set[tuple[str, str, str]] | None = None,
+    credible: set[tuple[str, ...]] | None = None,
 ) -> str:
     """Forest plot of every treatment-by-modifier interaction.
 
-    One panel per outcome; rows grouped by visit (plan order), one row per
-    modifier. Continuous modifiers are shown per SD, binary ones per category
-    contrast. Rows with ``p_value < exploratory_p`` are filled in the emphasis
-    colour, the rest hollow grey; credible findings get a blue diamond. Every
+    One panel per outcome; rows grouped by visit (plan order) and, with several
+    contrasts, by contrast (named in the group header), one row per
+    modifier.  ``credible`` holds ``(modifier, outcome, visit)`` or
+    ``(modifier, outcome, visit, contrast)`` keys. Continuous modifiers are
+    shown per SD, binary ones per category contrast. Rows with
+    ``p_value < exploratory_p`` are filled in the emphasis colour, the rest
+    hollow grey; credible findings get a blue diamond. Every
     row's marker is an SVG group with id ``fig-forest-forest-row-<i>`` (``i``
     the row number in ``table``), so each plotted row can be found in the SVG.
 
@@ -259,33 +310,41 @@ def forest_figure(
     """
     credible = credible or set()
     thr = plan.effect_modification.exploratory_p
+    table = table.assign(_contrast=_contrasts(table))
+    several = table["_contrast"].nunique() > 1
     outcomes = list(dict.fromkeys(table["outcome"]))
     plan_visits = list(plan.trial.visits)
     visits = sorted(
         dict.fromkeys(table["visit"]),
         key=lambda v: plan_visits.index(v) if v in plan_visits else len(plan_visits),
     )
+    contrasts = list(dict.fromkeys(table["_contrast"]))
     modifiers = list(dict.fromkeys(table["modifier"]))
     labels = {m: _row_label(table[table["modifier"] == m].iloc[0]) for m in modifiers}
     family = set(plan.effect_modification.family_visits)
-    # y positions: a header line per visit, then its modifiers
-    ypos: dict[tuple[str, str], float] = {}
+    # y positions: a header line per visit (and contrast), then its modifiers
+    ypos: dict[tuple[str, str, str], float] = {}
     ticks: list[float] = []
     ticklabels: list[str] = []
     headers: list[tuple[float, str]] = []
     y = 0.0
     for v in visits:
-        present = [m for m in modifiers if ((table["visit"] == v) & (table["modifier"] == m)).any()]
-        headers.append(
-            (y, f"{v.capitalize()}" + (" (pre-specified family)" if v in family else ""))
-        )
-        y += 1
-        for m in present:
-            ypos[(v, m)] = y
-            ticks.append(y)
-            ticklabels.append(labels[m])
+        for c in contrasts:
+            at = (table["visit"] == v) & (table["_contrast"] == c)
+            present = [m for m in modifiers if (at & (table["modifier"] == m)).any()]
+            if not present:
+                continue
+            head = str(v) + (" (pre-specified family)" if v in family else "")
+            if several:
+                head += f": {_contrast_words(c)}"
+            headers.append((y, head))
             y += 1
-        y += 0.4
+            for m in present:
+                ypos[(v, c, m)] = y
+                ticks.append(y)
+                ticklabels.append(labels[m])
+                y += 1
+            y += 0.4
     n_rows = y
     with _style():
         width = 2.9 + 2.6 * len(outcomes)
@@ -299,10 +358,11 @@ def forest_figure(
                 est, lo, hi = _scale(row)
                 lo_all.append(lo)
                 hi_all.append(hi)
-                yy = ypos[(str(row["visit"]), str(row["modifier"]))]
+                yy = ypos[(str(row["visit"]), str(row["_contrast"]), str(row["modifier"]))]
                 p = float(row["p_value"])
                 strong = p < thr
-                is_cred = (str(row["modifier"]), outcome, str(row["visit"])) in credible
+                key = (str(row["modifier"]), outcome, str(row["visit"]), str(row["_contrast"]))
+                is_cred = key in credible or key[:3] in credible
                 colour = CREDIBLE if is_cred else (EMPHASIS if strong else MUTED)
                 ax.plot([lo, hi], [yy, yy], color=colour, linewidth=1.1, solid_capstyle="butt")
                 (mark,) = ax.plot(
@@ -386,29 +446,43 @@ def select_findings(
     table: pd.DataFrame,
     *,
     exploratory_p: float,
-    credible: set[tuple[str, str, str]] | None = None,
+    credible: set[tuple[str, ...]] | None = None,
     limit: int = 6,
     curves: pd.DataFrame | None = None,
-) -> list[tuple[str, str, str]]:
-    """The (modifier, outcome, visit) findings worth a curve, best first.
+) -> list[tuple[str, str, str, str]]:
+    """The (modifier, outcome, visit, contrast) findings worth a curve, best first.
 
     Credible findings first, then exploratory ones (``p_value <
     exploratory_p``) by P value; if there are none, the ``limit`` smallest P
     values. At most ``limit`` findings; with ``curves``, only findings that
-    have a curve.
+    have a curve.  ``contrast`` is ``""`` when the table has no contrast
+    column; ``credible`` may hold 3-tuples (any contrast) or 4-tuples.
     """
     credible = credible or set()
-    keys: list[Any] = list(zip(table["modifier"], table["outcome"], table["visit"], strict=True))
+    keys: list[Any] = list(
+        zip(table["modifier"], table["outcome"], table["visit"], _contrasts(table), strict=True)
+    )
+    keys = [tuple(map(str, k)) for k in keys]
     t = table.assign(_key=keys)
     if curves is not None:
-        drawn = set(zip(curves["modifier"], curves["outcome"], curves["visit"], strict=True))
-        t = t[[k in drawn for k in t["_key"]]]
-    t["_cred"] = [k in credible for k in t["_key"]]
+        by_contrast = "contrast" in curves.columns
+        drawn = {
+            tuple(map(str, k))[: 4 if by_contrast else 3]
+            for k in zip(
+                curves["modifier"],
+                curves["outcome"],
+                curves["visit"],
+                _contrasts(curves),
+                strict=True,
+            )
+        }
+        t = t[[k[: 4 if by_contrast else 3] in drawn for k in t["_key"]]]
+    t["_cred"] = [k in credible or k[:3] in credible for k in t["_key"]]
     chosen = t[t["_cred"] | (t["p_value"] < exploratory_p)]
     if chosen.empty:
         chosen = t
     chosen = chosen.sort_values(["_cred", "p_value"], ascending=[False, True], kind="stable")
-    return [tuple(map(str, k)) for k in chosen["_key"].head(limit)]  # type: ignore[misc]
+    return [k for k in chosen["_key"].head(limit)]
 
 
 def _binary_ticks(unit: str) -> list[str]:
@@ -420,7 +494,7 @@ def curves_figure(
     curves: pd.DataFrame,
     table: pd.DataFrame,
     plan: Plan,
-    findings: Sequence[tuple[str, str, str]],
+    findings: Sequence[tuple[str, ...]],
     *,
     primary: pd.DataFrame | None = None,
 ) -> str:
@@ -434,8 +508,10 @@ def curves_figure(
         :attr:`ModifierAnalysis.table` (labels, units, interaction P).
     plan : Plan
         Outcome labels.
-    findings : sequence of (modifier, outcome, visit)
-        The panels to draw, in order (see :func:`select_findings`).
+    findings : sequence of (modifier, outcome, visit[, contrast])
+        The panels to draw, in order (see :func:`select_findings`); each at
+        its own visit (and contrast, named in the panel title when the table
+        has several).
     primary : pandas.DataFrame, optional
         Primary results: the overall effect is drawn as a dotted line.
 
@@ -452,16 +528,21 @@ def curves_figure(
         axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
         for ax in axes[len(findings) :]:
             ax.set_visible(False)
-        for ax, (mod, outcome, visit) in zip(axes, findings, strict=False):
+        several = _contrasts(table).nunique() > 1
+        for ax, finding in zip(axes, findings, strict=False):
+            mod, outcome, visit = finding[:3]
+            contrast = finding[3] if len(finding) > 3 else ""
             c = curves[
                 (curves["modifier"] == mod)
                 & (curves["outcome"] == outcome)
                 & (curves["visit"] == visit)
+                & _match(curves, contrast)
             ].sort_values("modifier_value")
             info = table[
                 (table["modifier"] == mod)
                 & (table["outcome"] == outcome)
                 & (table["visit"] == visit)
+                & _match(table, contrast)
             ]
             row = info.iloc[0] if not info.empty else None
             x = c["modifier_value"].to_numpy(dtype=float)
@@ -485,11 +566,14 @@ def curves_figure(
                 )
                 ax.plot(x, c["estimate"], color=EMPHASIS)
             ax.axhline(0, color="#555555", linewidth=0.8)
-            overall = _primary_effect(primary, outcome, visit)
+            overall = _primary_effect(primary, outcome, visit, contrast)
             if overall is not None:
                 ax.axhline(overall, color=INK, linewidth=0.8, linestyle=":")
             label = str(row["label"]) if row is not None else mod
-            ax.set_title(f"{label}\n{_outcome_label(plan, outcome)}, {visit}", fontsize=8)
+            where = f"{_outcome_label(plan, outcome)}, {visit}"
+            if several and contrast:
+                where += f"\n{_contrast_words(contrast)}"
+            ax.set_title(f"{label}\n{where}", fontsize=8)
             unit = str(row["unit"]) if row is not None and not binary else ""
             ax.set_xlabel(f"{label.split(' (')[0]}" + (f" ({unit}s)" if unit else ""), fontsize=8)
             if row is not None:
@@ -506,10 +590,11 @@ def curves_figure(
                 )
         for r in range(nrow):
             axes[r * ncol].set_ylabel("Treatment effect (95% CI)")
+        title_h = 0.78 if several else 0.62
         fig.subplots_adjust(
             left=0.1 if ncol > 1 else 0.22,
             right=0.98,
-            top=1 - 0.62 / (2.35 * nrow + 0.35),
+            top=1 - title_h / (2.35 * nrow + 0.35),
             bottom=0.5 / (2.35 * nrow + 0.35),
             wspace=0.32,
             hspace=0.75,
@@ -517,7 +602,10 @@ def curves_figure(
         desc = (
             "Estimated treatment effect (treatment minus reference) as a function of the "
             "modifier's baseline value, with 95% confidence bands, for: "
-            + "; ".join(f"{m} on {o} at {v}" for m, o, v in findings)
+            + "; ".join(
+                f"{f[0]} on {f[1]} at {f[2]}" + (f" ({f[3]})" if len(f) > 3 and f[3] else "")
+                for f in findings
+            )
             + ". Dashed line: no effect; dotted line: overall effect."
         )
         return _to_svg(fig, key="fig-curves", title="Treatment effect by modifier value", desc=desc)
@@ -534,81 +622,87 @@ def quartiles_figure(
     quartiles: pd.DataFrame,
     table: pd.DataFrame,
     plan: Plan,
+    findings: Sequence[tuple[str, ...]],
     *,
-    visit: str,
     primary: pd.DataFrame | None = None,
 ) -> str:
-    """Treatment effect at each modifier quartile, one panel per outcome, at ``visit``.
+    """Treatment effect at the quartiles of the modifier of each highlighted finding.
+
+    One small panel per finding (see :func:`select_findings`) that has quartile
+    estimates, each at the finding's own outcome, visit (and contrast): the
+    treatment effect with its 95% CI at each quartile (value in brackets), the
+    overall effect at that visit dashed.
 
     Returns
     -------
     str
         Inline SVG.
     """
-    q = quartiles[quartiles["visit"] == visit]
-    outcomes = list(dict.fromkeys(q["outcome"]))
-    modifiers = list(dict.fromkeys(q["modifier"]))
-    labels = {
-        m: str(table.loc[table["modifier"] == m, "label"].iloc[0])
-        if (table["modifier"] == m).any()
-        else m
-        for m in modifiers
-    }
-    ypos: dict[tuple[str, str], float] = {}
-    ticks, ticklabels, headers = [], [], []
-    y = 0.0
-    for m in modifiers:
-        headers.append((y, labels[m]))
-        y += 1
-        levels = list(dict.fromkeys(q.loc[q["modifier"] == m, "quartile"].astype(str)))
-        first = q[(q["modifier"] == m) & (q["outcome"] == outcomes[0])]
-        values = dict(zip(first["quartile"].astype(str), first["modifier_value"], strict=False))
-        row = table[table["modifier"] == m]
-        binary = not row.empty and str(row["type"].iloc[0]) == "binary"
-        names = _binary_ticks(str(row["unit"].iloc[0])) if binary else []
-        for lv in levels:
-            ypos[(m, lv)] = y
-            ticks.append(y)
-            val = values.get(lv)
-            if binary and len(names) == 2 and val in (0, 1):
-                ticklabels.append(names[int(val)])
-            else:
-                ticklabels.append(
-                    _quantile_label(lv) + (f"  ({val:.3g})" if val is not None else "")
-                )
-            y += 1
-        y += 0.3
-    n_rows = y
+    several = _contrasts(table).nunique() > 1
+    panels = []
+    for finding in findings:
+        mod, outcome, visit = finding[:3]
+        contrast = finding[3] if len(finding) > 3 else ""
+        q = quartiles[
+            (quartiles["modifier"] == mod)
+            & (quartiles["outcome"] == outcome)
+            & (quartiles["visit"] == visit)
+            & _match(quartiles, contrast)
+        ]
+        if not q.empty:
+            panels.append((mod, outcome, visit, contrast, q))
+    n = max(len(panels), 1)
+    ncol = min(3, n)
+    nrow = -(-n // ncol)
+    levels_max = max((len(p[4]) for p in panels), default=3)
+    panel_h = 0.75 + 0.26 * levels_max
     with _style():
-        width = 1.9 + 2.7 * len(outcomes)
-        height = 0.95 + 0.15 * n_rows
-        fig = _new_figure(width, height)
-        axes = fig.subplots(1, len(outcomes), squeeze=False, sharey=True)[0]
-        for ax, outcome in zip(axes, outcomes, strict=True):
-            part = q[q["outcome"] == outcome]
-            for _, r in part.iterrows():
-                yy = ypos[(str(r["modifier"]), str(r["quartile"]))]
-                ax.plot([r["conf_low"], r["conf_high"]], [yy, yy], color=INK, linewidth=1.0)
-                ax.plot([r["estimate"]], [yy], marker="s", markersize=4, color=INK)
+        fig = _new_figure(2.75 * ncol + 0.3, panel_h * nrow + 0.3)
+        axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+        for ax in axes[len(panels) :]:
+            ax.set_visible(False)
+        for ax, (mod, outcome, visit, contrast, q) in zip(axes, panels, strict=False):
+            info = table[table["modifier"] == mod]
+            label = str(info["label"].iloc[0]) if not info.empty else mod
+            binary = not info.empty and str(info["type"].iloc[0]) == "binary"
+            names = _binary_ticks(str(info["unit"].iloc[0])) if binary else []
+            ticklabels = []
+            for k, (_, r) in enumerate(q.iterrows()):
+                ax.plot([r["conf_low"], r["conf_high"]], [k, k], color=INK, linewidth=1.0)
+                ax.plot([r["estimate"]], [k], marker="s", markersize=4, color=INK)
+                val = float(r["modifier_value"])
+                if binary and len(names) == 2 and val in (0.0, 1.0):
+                    ticklabels.append(names[int(val)])
+                else:
+                    ticklabels.append(f"{_quantile_label(str(r['quartile']))} ({val:.3g})")
             ax.axvline(0, color="#555555", linewidth=0.8)
-            overall = _primary_effect(primary, outcome, visit)
+            overall = _primary_effect(primary, outcome, visit, contrast)
             if overall is not None:
                 ax.axvline(overall, color=EMPHASIS, linewidth=0.9, linestyle=(0, (3, 2)))
-            ax.set_title(f"{_outcome_label(plan, outcome)}, {visit}")
-            ax.set_xlabel("Treatment effect (95% CI)")
+            ax.set_yticks(range(len(q)))
+            ax.set_yticklabels(ticklabels, fontsize=7.5)
+            ax.set_ylim(len(q) - 0.5, -0.5)
+            where = f"{_outcome_label(plan, outcome)}, {visit}"
+            if several and contrast:
+                where += f"\n{_contrast_words(contrast)}"
+            ax.set_title(f"{label}\n{where}", fontsize=8)
+            ax.set_xlabel("Treatment effect (95% CI)", fontsize=8)
             ax.tick_params(axis="y", length=0)
             ax.spines["left"].set_visible(False)
-        ax0 = axes[0]
-        ax0.set_yticks(ticks)
-        ax0.set_yticklabels(ticklabels, fontsize=7.5)
-        _group_headers(fig, ax0, headers)
-        ax0.set_ylim(n_rows - 0.5, -0.8)
+        height = panel_h * nrow + 0.3
         fig.subplots_adjust(
-            left=1.75 / width, right=0.98, top=1 - 0.35 / height, bottom=0.5 / height, wspace=0.1
+            left=0.27 if ncol > 1 else 0.4,
+            right=0.98,
+            top=1 - (0.72 if several else 0.55) / height,
+            bottom=0.45 / height,
+            wspace=1.0,
+            hspace=1.25 if several else 1.0,
         )
         desc = (
-            f"Treatment effect with 95% confidence intervals at the quartiles of each modifier, "
-            f"at {visit}; the dashed vertical line is the overall effect."
+            "Treatment effect with 95% confidence intervals at the quartiles of the modifier, "
+            "for: "
+            + "; ".join(f"{p[0]} on {p[1]} at {p[2]}" for p in panels)
+            + ". The dashed vertical line is the overall effect at that visit."
         )
         return _to_svg(
             fig, key="fig-quartiles", title="Treatment effect at modifier quartiles", desc=desc

@@ -8,18 +8,19 @@ analysis gives the same bytes. Built with the standard library only
 
 from __future__ import annotations
 
-import math
 import platform
 from html import escape
 from importlib import metadata
 
 import pandas as pd
 
-from resolve.analysis.plan import Plan
+from resolve.analysis.plan import OutcomeSpec, Plan
 from resolve.analysis.result import TrialAnalysis
+from resolve.analysis.summary import credible_keys, is_credible, summary_sections
 from resolve.report import figures
 from resolve.report.consort import consort_svg
 from resolve.report.tables import (
+    contrast_text,
     credibility_table,
     effect_table,
     fmt_ci,
@@ -27,6 +28,8 @@ from resolve.report.tables import (
     fmt_p,
     frame_table,
     modifier_table,
+    responders_table,
+    table1,
     table2,
 )
 
@@ -52,10 +55,14 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1.
 dl.facts dt { font-weight: 600; }
 dl.facts dd { margin: 0; }
 .key { background: var(--band); border-left: 4px solid var(--accent); padding: .6rem .9rem;
-  margin: 1rem 0; }
+  margin: 1rem 0; max-width: 46rem; }
+.key p, .key ul { margin: .2rem 0; }
 table { border-collapse: collapse; margin: .8rem 0 1.4rem; font-size: .85rem; width: 100%;
   font-variant-numeric: tabular-nums; }
 caption { caption-side: top; text-align: left; font-weight: 700; padding-bottom: .35rem; }
+table thead tr.spans th { border-bottom: 1px solid #999; text-align: center; }
+table thead tr.spans td { border-top: 2px solid var(--rule); }
+table thead tr.spans + tr th { border-top: 0; }
 thead th { border-top: 2px solid var(--rule); border-bottom: 1px solid var(--rule);
   text-align: left; vertical-align: bottom; padding: .3rem .45rem; font-weight: 700;
   white-space: normal; }
@@ -87,7 +94,22 @@ figcaption b { color: var(--ink); }
 code, pre { font-family: "SFMono-Regular", Menlo, Consolas, "Liberation Mono", monospace;
   font-size: .82rem; }
 pre { background: var(--band); padding: .6rem .8rem; overflow-x: auto; }
+ul.plain { padding-left: 1.2rem; margin: .2rem 0 .6rem; }
+h3.topic { font-size: .95rem; margin: 1rem 0 .2rem; }
+ul.plain li { margin: .3rem 0; }
+p.aside { font-size: .85rem; color: var(--muted); }
+span.ind { padding-left: 1.1rem; display: inline-block; }
+.tablewrap { overflow-x: auto; }
 footer { margin-top: 3rem; font-size: .8rem; color: var(--muted); border-top: 1px solid #ccc; }
+@media (max-width: 40rem) {
+  body { padding: 1rem .8rem 3rem; }
+  nav ol { columns: 1; }
+  dl.facts { grid-template-columns: 1fr; gap: 0 0; }
+  dl.facts dd { margin-bottom: .4rem; overflow-wrap: anywhere; }
+  figure svg.mpl { min-width: 34rem; }
+  figure svg.consort { max-width: none; }  /* natural size, scrolls sideways */
+}
+.figscroll { overflow-x: auto; }
 @media print {
   html { font-size: 10.5pt; } body { max-width: none; padding: 0; }
   nav { display: none; } h2 { break-after: avoid; } table, figure { break-inside: avoid; }
@@ -106,24 +128,19 @@ _MODEL_NAMES = {
 def credible_findings(credibility: pd.DataFrame | None) -> set[tuple[str, str, str]]:
     """(modifier, outcome, visit) rows rated credible in the ICEMAN table.
 
-    A text rating counts as credible when it contains "moderate", "high" or
-    "intermediate" ("low" and "very low" do not); a numeric rating on a 0-1 or
-    0-100 scale counts from the midpoint up.
+    The rule is :func:`resolve.analysis.summary.is_credible`: a text rating
+    counts when it contains "moderate", "high" or "intermediate" ("low" and
+    "very low" do not); a numeric rating on a 0-1 or 0-100 scale counts from the
+    midpoint up.  :func:`resolve.analysis.summary.credible_keys` gives the same
+    with the contrast.
     """
     if credibility is None or credibility.empty or "credibility" not in credibility:
         return set()
-    out = set()
-    for _, r in credibility.iterrows():
-        value = r["credibility"]
-        ok = False
-        if isinstance(value, str):
-            v = value.lower()
-            ok = any(w in v for w in ("moderate", "high", "intermediate"))
-        elif isinstance(value, int | float) and not math.isnan(float(value)):
-            ok = float(value) >= (0.5 if float(value) <= 1 else 50)
-        if ok:
-            out.add((str(r["modifier"]), str(r["outcome"]), str(r["visit"])))
-    return out
+    return {
+        (str(r["modifier"]), str(r["outcome"]), str(r["visit"]))
+        for _, r in credibility.iterrows()
+        if is_credible(r["credibility"])
+    }
 
 
 def _global_note(frame: pd.DataFrame) -> str:
@@ -153,7 +170,8 @@ def _section(sid: str, title: str, body: str) -> str:
 
 def _figure(svg: str, number: int, title: str, caption: str) -> str:
     return (
-        f"<figure>\n{svg}<figcaption><b>Figure {number}. {escape(title)}.</b> "
+        f'<figure>\n<div class="figscroll">{svg}</div>'
+        f"<figcaption><b>Figure {number}. {escape(title)}.</b> "
         f"{caption}</figcaption>\n</figure>"
     )
 
@@ -167,17 +185,68 @@ def _n_randomised(analysis: TrialAnalysis) -> int | None:
 
 
 # ----------------------------------------------------------------------------- sections
+def _primary_outcome(plan: Plan) -> OutcomeSpec:
+    return next((o for o in plan.outcomes if o.role == "primary"), plan.outcomes[0])
+
+
+def _contrast_labels(frame: pd.DataFrame, plan: Plan) -> pd.Series:
+    """Each row's contrast ("arm - comparator"); the first treatment arm when absent."""
+    if "contrast" in frame.columns:
+        return frame["contrast"].astype(str)
+    t = plan.trial
+    first = next(a for a in t.arms if a != t.reference_arm)
+    return pd.Series(f"{first} - {t.reference_arm}", index=frame.index)
+
+
+def _primary_result(analysis: TrialAnalysis) -> str:
+    """The key box: the primary outcome at the primary visit, one number per contrast."""
+    plan = analysis.plan
+    t = plan.trial
+    outcome = _primary_outcome(plan)
+    prim = analysis.primary
+    hit = prim[(prim["outcome"] == outcome.name) & (prim["visit"] == t.primary_visit)]
+    if hit.empty:
+        return ""
+    pct = round(100 * plan.analysis.conf_level)
+    labels = _contrast_labels(hit, plan)
+    parts = []
+    for (_, r), contrast in zip(hit.iterrows(), labels, strict=True):
+        arm, _, comparator = contrast.partition(" - ")
+        p = fmt_p(r["p_value"])
+        rel = "=" if p[0] not in "<>" else escape(p[0])
+        parts.append(
+            f"{escape(arm)} minus {escape(comparator)}: "
+            f"{fmt_ci(r['estimate'], r['conf_low'], r['conf_high'], 2)}, "
+            f"<i>P</i>&nbsp;{rel}&nbsp;{escape(p.lstrip('<>'))}"
+        )
+    mcid = (
+        f" The pre-specified minimal clinically important difference is {outcome.mcid:g}."
+        if outcome.mcid is not None
+        else ""
+    )
+    head = (
+        f"<b>Primary result.</b> {escape(outcome.label)} at {escape(t.primary_visit)}, "
+        f"difference ({pct}% CI)"
+    )
+    if len(parts) == 1:
+        return f'<div class="key"><p>{head}, {parts[0]}.{mcid}</p></div>'
+    items = "".join(f"<li>{x}</li>" for x in parts)
+    return f'<div class="key"><p>{head}:</p><ul>{items}</ul><p>{mcid.strip()}</p></div>'
+
+
 def _summary(analysis: TrialAnalysis, *, data_label: str, seed: int | None) -> str:
     plan = analysis.plan
     t = plan.trial
     n = _n_randomised(analysis)
     outcomes = ", ".join(f"{escape(o.label)} ({o.role})" for o in plan.outcomes)
     treat = [a for a in t.arms if a != t.reference_arm]
+    contrasts = list(dict.fromkeys(_contrast_labels(analysis.primary, plan)))
     facts = [
         ("Data", escape(data_label) + (f" (seed {seed})" if seed is not None else "")),
         ("Analysis plan", escape(plan.source)),
         ("Participants randomised", str(n) if n is not None else "\u2014"),
-        ("Arms", f"{escape(', '.join(treat))} vs {escape(t.reference_arm)} (reference)"),
+        ("Arms", f"{escape(', '.join(treat))}; reference: {escape(t.reference_arm)}"),
+        ("Contrasts", ", ".join(contrast_text(c) for c in contrasts) if contrasts else "\u2014"),
         ("Visits", escape(", ".join(t.visits)) + f"; primary: {escape(t.primary_visit)}"),
         ("Outcomes", outcomes),
         (
@@ -188,28 +257,33 @@ def _summary(analysis: TrialAnalysis, *, data_label: str, seed: int | None) -> s
         ("Confidence level", f"{round(100 * plan.analysis.conf_level)}%"),
     ]
     body = '<dl class="facts">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
-    primary_outcome = next((o for o in plan.outcomes if o.role == "primary"), plan.outcomes[0])
-    hit = analysis.primary[
-        (analysis.primary["outcome"] == primary_outcome.name)
-        & (analysis.primary["visit"] == t.primary_visit)
-    ]
-    if not hit.empty:
-        r = hit.iloc[0]
-        pct = round(100 * plan.analysis.conf_level)
-        p = fmt_p(r["p_value"])
-        body += (
-            f'<p class="key"><b>Primary result.</b> {escape(primary_outcome.label)} at '
-            f"{escape(t.primary_visit)}: difference {escape(', '.join(treat))} minus "
-            f"{escape(t.reference_arm)} {fmt_ci(r['estimate'], r['conf_low'], r['conf_high'], 2)}"
-            f" ({pct}% CI), <i>P</i> {'= ' if p[0] not in '<>' else ''}{p}"
-            + (
-                f"; the pre-specified minimal important difference is {primary_outcome.mcid:g}."
-                if primary_outcome.mcid is not None
-                else "."
-            )
-            + "</p>"
-        )
-    return body
+    return body + _primary_result(analysis)
+
+
+def _plain(analysis: TrialAnalysis) -> str:
+    """The plain-language summary, grouped by topic (:func:`summary_sections`)."""
+    sections = summary_sections(
+        analysis.plan,
+        analysis.primary,
+        responders=analysis.responders,
+        modifiers=analysis.modifiers,
+    )
+    if not sections:
+        return ""
+    level = f"{100 * (1 - analysis.plan.analysis.conf_level):g}%"
+    body = "".join(
+        f'<h3 class="topic">{escape(topic)}</h3><ul class="plain">'
+        + "".join(f"<li>{escape(x)}</li>" for x in items)
+        + "</ul>"
+        for topic, items in sections
+    )
+    return body + (
+        '<p class="aside">Written automatically from the tables below (also in '
+        "<code>summary.txt</code>): differences are from the primary model, first-named arm "
+        f"minus comparator; <i>statistically significant</i> means <i>P</i> &lt; {level}. "
+        "A difference compared with the minimal clinically important difference (MCID) is an "
+        "average over participants, not a statement about any one person.</p>"
+    )
 
 
 def _formulas(plan: Plan) -> str:
@@ -253,7 +327,7 @@ def _methods(analysis: TrialAnalysis, *, seed: int | None) -> str:
         "Analyses follow the intention-to-treat principle with each participant in the arm "
         "allocated. Differences are treatment minus reference; for outcomes where higher "
         "is worse, negative differences favour the treatment.",
-        "Missing outcomes are handled by likelihood-based estimation under missing at random "
+        "Missing outcomes are handled by likelihood-based estimation under missing at random"
         + (
             f"; multiple imputation (m = {a.mi_m}, seed {a.mi_seed}) is a sensitivity analysis."
             if a.mi_enabled
@@ -266,6 +340,14 @@ def _methods(analysis: TrialAnalysis, *, seed: int | None) -> str:
         f"<i>P</i> &lt; {em.exploratory_p:g} is reported as exploratory evidence, not as a "
         "finding. Credibility is judged with ICEMAN (Schandelmaier et al., CMAJ 2020).",
     ]
+    if plan.responders:
+        items.insert(
+            2,
+            "Responder analyses are observed-case (complete-case) analyses: participants "
+            "with the outcome at baseline and at the visit; risk differences have Newcombe's "
+            "hybrid score interval (method 10, Newcombe 1998) and numbers needed to treat "
+            "are given only when that interval excludes 0 (Altman 1998).",
+        )
     if seed is not None:
         items.append(
             f"Data simulated with <code>resolve.simulate.simulate_trial(seed={seed})</code>."
@@ -282,6 +364,33 @@ def _methods(analysis: TrialAnalysis, *, seed: int | None) -> str:
 
 
 # ----------------------------------------------------------------------------- document
+def _flow(analysis: TrialAnalysis, number: int) -> str:
+    plan = analysis.plan
+    t = plan.trial
+    outcome = _primary_outcome(plan)
+    stages = analysis.consort["stage"].astype(str).str.lower()
+    screened = bool(stages.str.startswith("assessed for eligibility").any())
+    if screened:
+        start = (
+            "The flow starts at the assessment for eligibility, with the exclusions and "
+            "their reasons as the screening log gives them (a person may have more than "
+            "one reason)."
+        )
+    else:
+        start = (
+            "No screening data were supplied, so the flow starts at randomisation: "
+            "the numbers assessed for eligibility and excluded are not shown."
+        )
+    return _figure(
+        consort_svg(analysis.consort, t.arms, outcome=outcome.name),
+        number,
+        "Participant flow",
+        f"CONSORT-style diagram. {start} Allocation and follow-up are derived from the "
+        f"analysed data set; follow-up counts are participants with an observed "
+        f"{escape(outcome.label)} at each visit.",
+    )
+
+
 def render_html(
     analysis: TrialAnalysis,
     *,
@@ -305,7 +414,10 @@ def render_html(
     Returns
     -------
     str
-        The HTML text.
+        The HTML text: the plain-language summary, data and plan, participant
+        flow, Table 1 (baseline characteristics), outcomes by group (Table 2 and
+        trajectories), responder analysis, primary and sensitivity analyses,
+        effect modification, and methods.
     """
     plan = analysis.plan
     t = plan.trial
@@ -313,10 +425,12 @@ def render_html(
     pct = round(100 * plan.analysis.conf_level)
     title = title or f"{t.name} trial: analysis report"
     mod = analysis.modifiers
-    credible = credible_findings(mod.credibility if mod is not None else None)
+    credible: set[tuple[str, ...]] = set(
+        credible_keys(mod.credibility if mod is not None else None)
+    )
     sections: list[tuple[str, str, str]] = []
     fig_no = 0
-    tab_no = 1  # Table 1 (baseline characteristics) belongs to the trial paper, not here
+    tab_no = 0
 
     def next_fig() -> int:
         nonlocal fig_no
@@ -328,18 +442,25 @@ def render_html(
         tab_no += 1
         return tab_no
 
+    plain = _plain(analysis)
+    if plain:
+        sections.append(("key-results", "Results in plain language", plain))
     sections.append(
         ("summary", "Data and plan", _summary(analysis, data_label=data_label, seed=seed))
     )
-    primary_outcome = next((o for o in plan.outcomes if o.role == "primary"), plan.outcomes[0])
-    flow = _figure(
-        consort_svg(analysis.consort, t.arms, outcome=primary_outcome.name),
-        next_fig(),
-        "Participant flow",
-        "CONSORT-style diagram derived from the analysed data set; follow-up counts are "
-        f"participants with an observed {escape(primary_outcome.label)} at each visit.",
-    )
-    sections.append(("flow", "Participant flow", flow))
+    sections.append(("flow", "Participant flow", _flow(analysis, next_fig())))
+    if analysis.table1 is not None and not analysis.table1.empty:
+        sections.append(
+            (
+                "baseline",
+                "Baseline characteristics",
+                table1(
+                    analysis.table1,
+                    t.arms,
+                    caption=f"Table {next_tab()}. Baseline characteristics by randomised group",
+                ),
+            )
+        )
     sections.append(
         (
             "outcomes",
@@ -361,16 +482,30 @@ def render_html(
             ),
         )
     )
+    if analysis.responders is not None and not analysis.responders.empty:
+        sections.append(
+            (
+                "responders",
+                "Responder analysis",
+                responders_table(
+                    analysis.responders,
+                    t.arms,
+                    caption=f"Table {next_tab()}. Responders by randomised group (observed cases)",
+                    conf_level=plan.analysis.conf_level,
+                ),
+            )
+        )
     models = dict(_MODEL_NAMES)
+    contrasts = list(dict.fromkeys(_contrast_labels(analysis.primary, plan)))
     body = effect_table(
         analysis.primary,
         caption=f"Table {next_tab()}. Primary analysis: between-arm differences",
         labels=labels,
         models=models,
         conf_level=plan.analysis.conf_level,
-        note=f"Difference = {escape(', '.join(a for a in t.arms if a != t.reference_arm))} "
-        f"minus {escape(t.reference_arm)}; SE, standard error; df, {escape(plan.analysis.df)} "
-        "degrees of freedom.",
+        note="Difference = "
+        + "; ".join(contrast_text(c) for c in contrasts)
+        + f"; SE, standard error; df, {escape(plan.analysis.df)} degrees of freedom.",
     )
     if not analysis.sensitivity.empty:
         body += effect_table(
@@ -385,14 +520,16 @@ def render_html(
     sections.append(("primary", "Primary and sensitivity analyses", body))
     if mod is not None:
         thr = plan.effect_modification.exploratory_p
+        several = "contrast" in mod.table.columns and mod.table["contrast"].nunique() > 1
         body = _figure(
             figures.forest_figure(mod.table, plan, credible=credible),
             next_fig(),
             "Treatment-by-modifier interactions",
             f"Interaction estimates with {pct}% CIs (continuous modifiers per SD, binary "
-            f"per category contrast), by outcome and visit. Filled orange markers: "
-            f"<i>P</i> &lt; {thr:g} (exploratory evidence); blue diamonds: credible by the "
-            "ICEMAN assessment; hollow grey: neither.",
+            f"per category contrast), by outcome and visit"
+            + (" and contrast" if several else "")
+            + f". Filled orange markers: <i>P</i> &lt; {thr:g} (exploratory evidence); "
+            "blue diamonds: credible by the ICEMAN assessment; hollow grey: neither.",
         )
         body += modifier_table(
             mod.table,
@@ -403,7 +540,10 @@ def render_html(
             caption=f"Table {next_tab()}. Effect modification: treatment-by-modifier interactions",
         )
         if not mod.global_tests.empty:
-            gcols = ["outcome", "visit", "statistic", "df_num", "df_den", "p_value", "n"]
+            gcols = ["outcome", "visit", "contrast", "statistic", "df_num", "df_den", "p_value"]
+            gcols += ["n"]
+            if not several:
+                gcols.remove("contrast")
             body += frame_table(
                 mod.global_tests,
                 columns=[c for c in gcols if c in mod.global_tests.columns],
@@ -411,6 +551,7 @@ def render_html(
                 "(all modifiers jointly)",
                 formatters={
                     "outcome": lambda o: escape(labels.get(str(o), str(o))),
+                    "contrast": lambda c: contrast_text(str(c)),
                     "statistic": lambda v: fmt_num(v, 2),
                     "p_value": fmt_p,
                 },
@@ -426,26 +567,30 @@ def render_html(
             "Treatment effect by modifier value",
             f"Estimated treatment effect with {pct}% confidence bands across the modifier's "
             "observed range (5th to 95th percentile) for the credible and exploratory "
-            "findings (or the smallest interaction <i>P</i> values if there are none). "
-            "Dashed line: no effect; dotted line: overall effect at that visit.",
+            "findings (or the smallest interaction <i>P</i> values if there are none), each "
+            "at its own outcome and visit. Dashed line: no effect; dotted line: overall "
+            "effect at that visit. Exploratory: these need confirmation.",
         )
-        q_visit = (
-            t.primary_visit
-            if (mod.quartiles["visit"] == t.primary_visit).any()
-            else str(mod.quartiles["visit"].iloc[0])
+        q_findings = [
+            f
+            for f in findings
             if not mod.quartiles.empty
-            else None
-        )
-        if q_visit is not None:
+            and (
+                (mod.quartiles["modifier"] == f[0])
+                & (mod.quartiles["outcome"] == f[1])
+                & (mod.quartiles["visit"] == f[2])
+            ).any()
+        ]
+        if q_findings:
             body += _figure(
                 figures.quartiles_figure(
-                    mod.quartiles, mod.table, plan, visit=q_visit, primary=analysis.primary
+                    mod.quartiles, mod.table, plan, q_findings, primary=analysis.primary
                 ),
                 next_fig(),
                 "Treatment effect at modifier quartiles",
-                f"Treatment effect with {pct}% CIs at the quartiles of each continuous "
-                f"modifier (value in brackets) at {escape(q_visit)}; the orange dashed line "
-                "is the overall effect.",
+                f"Treatment effect with {pct}% CIs at the quartiles of the modifier (value in "
+                "brackets) for the same findings, each at its own outcome and visit; the "
+                "orange dashed line is the overall effect at that visit.",
             )
         sections.append(("curves", "Effect by modifier value", body))
         if not mod.credibility.empty:

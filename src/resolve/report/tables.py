@@ -20,6 +20,7 @@ import pandas as pd
 from resolve.analysis.descriptive import format_p
 
 __all__ = [
+    "contrast_text",
     "credibility_table",
     "effect_table",
     "fmt_ci",
@@ -27,6 +28,8 @@ __all__ = [
     "fmt_p",
     "frame_table",
     "modifier_table",
+    "responders_table",
+    "table1",
     "table2",
 ]
 
@@ -107,16 +110,29 @@ def _table(
     css: str = "",
     note: str = "",
     text_cols: int = 1,
+    spans: Sequence[tuple[str, int]] = (),
 ) -> str:
     """Assemble an HTML table; ``groups`` yields (group label or None, rows of cell HTML).
 
     The first ``text_cols`` columns are left-aligned text; in a ``num`` table the
-    others are right-aligned numbers.
+    others are right-aligned numbers.  ``spans`` adds a header row above ``head``
+    of (label HTML, number of columns) cells, e.g. an arm over its two columns.
     """
     ncol = len(head)
-    out = [f'<table class="{escape(css)}">' if css else "<table>"]
+    out = ['<div class="tablewrap">']
+    out.append(f'<table class="{escape(css)}">' if css else "<table>")
     out.append(f"<caption>{caption}</caption>")
-    out.append("<thead><tr>")
+    out.append("<thead>")
+    if spans:
+        out.append('<tr class="spans">')
+        out.extend(
+            f'<th scope="colgroup" colspan="{k}">{label}</th>'
+            if label
+            else f'<td colspan="{k}"></td>'
+            for label, k in spans
+        )
+        out.append("</tr>")
+    out.append("<tr>")
     out.extend(
         f'<th scope="col" class="l">{h}</th>' if k < text_cols else f'<th scope="col">{h}</th>'
         for k, h in enumerate(head)
@@ -136,7 +152,7 @@ def _table(
         out.append("</tbody>")
     if note:
         out.append(f'<tfoot><tr><td colspan="{ncol}">{note}</td></tr></tfoot>')
-    out.append("</table>")
+    out.append("</table></div>")
     return "\n".join(out)
 
 
@@ -144,6 +160,30 @@ def _by(frame: pd.DataFrame, key: str) -> list[tuple[Any, pd.DataFrame]]:
     """Split rows by ``key`` keeping the order of first appearance."""
     order = list(dict.fromkeys(frame[key].tolist()))
     return [(k, frame[frame[key] == k]) for k in order]
+
+
+def _contrast_of(frame: pd.DataFrame) -> pd.Series:
+    """The ``contrast`` column as text ("" where absent or missing)."""
+    if "contrast" not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame["contrast"].map(lambda c: "" if _missing(c) else str(c))
+
+
+def contrast_text(contrast: str) -> str:
+    """``"GSR - usual care"`` as shown in the report: ``"GSR − usual care"`` (HTML-escaped)."""
+    arm, sep, comparator = contrast.partition(" - ")
+    if not sep:
+        return escape(contrast)
+    return f"{escape(arm)} \u2212 {escape(comparator)}"
+
+
+def _difference_cells(row: pd.Series | None) -> tuple[str, str]:
+    """Difference (CI) and P cells of one Table 2 row ("—" when there is none)."""
+    if row is None:
+        return "\u2014", "\u2014"
+    d = row.get("difference")
+    empty = d is None or _missing(d) or not str(d)
+    return ("\u2014" if empty else escape(str(d))), fmt_p(row.get("p_value"))
 
 
 def table2(
@@ -160,9 +200,13 @@ def table2(
     Parameters
     ----------
     frame : pandas.DataFrame
-        :attr:`TrialAnalysis.table2 <resolve.analysis.result.TrialAnalysis>`.
+        :attr:`TrialAnalysis.table2 <resolve.analysis.result.TrialAnalysis>`:
+        one row per outcome and visit, or (with a ``contrast`` column) per
+        outcome, visit and contrast.  With several contrasts each visit's
+        observed means are followed by one row per contrast, named, with its
+        difference and P value.
     arms : sequence of str
-        Arms in display order (reference first).
+        Arms in display order (reference first), names exactly as in the plan.
     labels : dict
         Outcome name to display label.
     reference_arm : str
@@ -172,34 +216,56 @@ def table2(
     caption : str
         Table caption (HTML).
     """
+    pct = round(100 * conf_level)
+    frame = frame.assign(_contrast=_contrast_of(frame))
+    contrasts = [c for c in dict.fromkeys(frame["_contrast"]) if c]
     treat = [a for a in arms if a != reference_arm]
-    contrast = " vs ".join([*treat, reference_arm]) if len(treat) == 1 else "vs " + reference_arm
+    if not contrasts:
+        contrasts = [f"{treat[0]} - {reference_arm}"] if treat else [""]
+        frame = frame.assign(_contrast=contrasts[0])
+    several = len(contrasts) > 1
     head = ["Outcome and visit"]
+    spans: list[tuple[str, int]] = [("", 1)]
     for a in arms:
-        head += [f"{escape(a.capitalize())}, mean (SD)", f"{escape(a.capitalize())}, No."]
-    head += [f"Difference ({round(100 * conf_level)}% CI)", "<i>P</i> value"]
+        head += ["Mean (SD)", "No."]
+        spans.append((escape(a), 2))
+    head += [f"Difference ({pct}% CI)", "<i>P</i> value"]
+    spans.append(("" if several else contrast_text(contrasts[0]), 2))
     groups = []
     for outcome, part in _by(frame, "outcome"):
         rows = []
-        for _, r in part.iterrows():
-            cells = [escape(str(r["visit"]).capitalize())]
+        for _, rows_at in _by(part, "visit"):
+            first = rows_at.iloc[0]
+            cells = [escape(str(first["visit"]))]
             for a in arms:
-                mean, sd = r.get(f"{a}_mean"), r.get(f"{a}_sd")
+                mean, sd = first.get(f"{a}_mean"), first.get(f"{a}_sd")
                 cells.append(f"{fmt_num(mean)} ({fmt_num(sd)})")
-                cells.append(_cell(r.get(f"{a}_n")))
-            diff = r.get("difference")
-            cells.append("\u2014" if _missing(diff) or not str(diff) else escape(str(diff)))
-            cells.append(fmt_p(r.get("p_value")))
-            rows.append(cells)
+                cells.append(_cell(first.get(f"{a}_n")))
+            by_contrast = {str(r["_contrast"]): r for _, r in rows_at.iterrows()}
+            diffs = {c: _difference_cells(by_contrast.get(c)) for c in contrasts}
+            if not several:
+                rows.append([*cells, *diffs[contrasts[0]]])
+                continue
+            rows.append([*cells, "", ""])
+            if all(d[0] == "\u2014" for d in diffs.values()):
+                continue  # e.g. baseline: no differences
+            for c in contrasts:
+                rows.append(
+                    [f'<span class="ind">{contrast_text(c)}</span>']
+                    + [""] * (2 * len(arms))
+                    + list(diffs[c])
+                )
         groups.append((escape(labels.get(str(outcome), str(outcome))), rows))
+    named = "; ".join(contrast_text(c) for c in contrasts)
     return _table(
         caption,
         head,
         groups,
         css="jama num",
+        spans=spans,
         note="Means and SDs are of the observed values at each visit. Differences "
-        f"({escape(contrast)}) are model-based (primary model); negative values favour "
-        "the treatment arm when higher scores are worse.",
+        f"({named}) are model-based (primary model); negative values favour "
+        "the first-named arm when higher scores are worse.",
     )
 
 
@@ -216,11 +282,16 @@ def effect_table(
     models = models or {}
     pct = round(100 * conf_level)
     head = ["Visit", "Model", f"Difference ({pct}% CI)", "SE", "df", "<i>P</i> value"]
+    frame = frame.assign(_contrast=_contrast_of(frame))
+    several = frame["_contrast"].nunique() > 1
+    frame = frame.assign(_group=frame["outcome"].astype(str) + "\x00" + frame["_contrast"])
     groups = []
-    for outcome, part in _by(frame, "outcome"):
+    for _, part in _by(frame, "_group"):
+        first = part.iloc[0]
+        outcome = str(first["outcome"])
         rows = [
             [
-                escape(str(r["visit"]).capitalize()),
+                escape(str(r["visit"])),
                 escape(models.get(str(r["model"]), str(r["model"]))),
                 fmt_ci(r["estimate"], r["conf_low"], r["conf_high"], 2),
                 fmt_num(r["std_error"], 2),
@@ -229,7 +300,10 @@ def effect_table(
             ]
             for _, r in part.iterrows()
         ]
-        groups.append((escape(labels.get(str(outcome), str(outcome))), rows))
+        label = escape(labels.get(outcome, outcome))
+        if several:
+            label += f": {contrast_text(str(first['_contrast']))}"
+        groups.append((label, rows))
     return _table(caption, head, groups, css="jama num", note=note, text_cols=2)
 
 
@@ -239,10 +313,14 @@ def modifier_table(
     labels: dict[str, str],
     exploratory_p: float,
     conf_level: float = 0.95,
-    credible: set[tuple[str, str, str]] | None = None,
+    credible: set[tuple[str, ...]] | None = None,
     caption: str = "Effect modification: treatment-by-modifier interactions",
 ) -> str:
-    """Interaction estimates per outcome and visit, per unit and per SD."""
+    """Interaction estimates per outcome and visit (and contrast), per unit and per SD.
+
+    ``credible`` holds ``(modifier, outcome, visit)`` or ``(modifier, outcome,
+    visit, contrast)`` keys of the findings rated credible.
+    """
     credible = credible or set()
     pct = round(100 * conf_level)
     head = [
@@ -256,10 +334,19 @@ def modifier_table(
         "Direction (hyp./obs.)",
     ]
     groups = []
-    frame = frame.assign(_key=frame["outcome"].astype(str) + "\x00" + frame["visit"].astype(str))
+    frame = frame.assign(_contrast=_contrast_of(frame))
+    several = frame["_contrast"].nunique() > 1
+    frame = frame.assign(
+        _key=frame["outcome"].astype(str)
+        + "\x00"
+        + frame["visit"].astype(str)
+        + "\x00"
+        + frame["_contrast"]
+    )
     for _, part in _by(frame, "_key"):
         first = part.iloc[0]
         outcome, visit = str(first["outcome"]), str(first["visit"])
+        contrast = str(first["_contrast"])
         rows = []
         for _, r in part.iterrows():
             name = escape(str(r["label"]))
@@ -271,7 +358,12 @@ def modifier_table(
                     f'<abbr class="flag expl" title="exploratory evidence, P &lt; '
                     f'{exploratory_p:g}">E</abbr>'
                 )
-            if (str(r["modifier"]), outcome, visit) in credible:
+            if (str(r["modifier"]), outcome, visit) in credible or (
+                str(r["modifier"]),
+                outcome,
+                visit,
+                contrast,
+            ) in credible:
                 flags.append('<abbr class="flag cred" title="credible (ICEMAN)">C</abbr>')
             per_sd = (
                 fmt_ci(r["estimate_per_sd"], r["conf_low_per_sd"], r["conf_high_per_sd"], 2)
@@ -294,6 +386,8 @@ def modifier_table(
                 ]
             )
         label = f"{escape(labels.get(outcome, outcome))}, {escape(visit)}"
+        if several:
+            label += f": {contrast_text(contrast)}"
         groups.append((label, rows))
     return _table(
         caption,
@@ -374,15 +468,21 @@ def credibility_table(
     head = ["Modifier", "Outcome, visit", *(["<i>P</i> value"] if has_p else [])]
     head += [escape(_ITEM_HEADERS.get(c, _header(c))) for c in items] + ["Credibility"]
     ncol = len(head)
-    out = ['<table class="jama iceman">', f"<caption>{caption}</caption>", "<thead><tr>"]
+    out = [
+        '<div class="tablewrap"><table class="jama iceman">',
+        f"<caption>{caption}</caption>",
+        "<thead><tr>",
+    ]
     out += [f'<th scope="col">{h}</th>' for h in head]
     out.append("</tr></thead><tbody>")
+    several = "contrast" in frame.columns and frame["contrast"].nunique() > 1
     for _, r in frame.iterrows():
         rating = str(r.get("credibility", ""))
         cells = [
             escape(labels.get(str(r["outcome"]), str(r["outcome"])))
             + ", "
             + escape(str(r["visit"]))
+            + (f" ({contrast_text(str(r['contrast']))})" if several else "")
         ]
         if has_p:
             cells.append(fmt_p(r["p_value"]))
@@ -402,5 +502,184 @@ def credibility_table(
         "resolve.analysis.credibility: one row per finding considered, each item answered "
         "definitely/probably yes/no, and an overall rating.</td></tr></tfoot>"
     )
-    out.append("</table>")
+    out.append("</table></div>")
     return "\n".join(out)
+
+
+_TABLE1_GROUPS = {
+    "outcome": "Outcomes at baseline",
+    "modifier": "Candidate effect modifiers",
+    "covariate": "Covariates",
+    "extra": "Other characteristics",
+}
+
+
+def table1(
+    frame: pd.DataFrame,
+    arms: Sequence[str],
+    *,
+    caption: str = "Baseline characteristics",
+    overall: str = "overall",
+) -> str:
+    """Table 1: baseline characteristics by arm and overall, without P values.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        :func:`resolve.analysis.baseline.table1`.
+    arms : sequence of str
+        Arms in display order (names exactly as in the plan).
+    caption : str
+        Table caption (HTML).
+    overall : str
+        The ``arm`` value of the all-participants column.
+    """
+    present = set(frame["arm"].astype(str))
+    cols = [a for a in arms if a in present] + [
+        a for a in dict.fromkeys(frame["arm"].astype(str)) if a not in arms and a != overall
+    ]
+    cols.append(overall)
+    size: dict[str, int] = {}
+    for a in cols:
+        hit = frame[frame["arm"].astype(str) == a]
+        size[a] = int(hit["n"].iloc[0] + hit["missing"].iloc[0]) if not hit.empty else 0
+    head = ["Characteristic"] + [
+        f'{"Overall" if a == overall else escape(a)} <span class="unit">(n = {size[a]})</span>'
+        for a in cols
+    ]
+    groups = []
+    for source, part in _by(frame, "source"):
+        rows: list[list[str]] = []
+        for _, var in _by(part, "variable"):
+            first = var.iloc[0]
+            name = escape(str(first["characteristic"]))
+            level_text = var["level"].map(lambda v: "" if _missing(v) else str(v))
+            cells = {
+                (lv, str(r["arm"])): r
+                for lv, (_, r) in zip(level_text, var.iterrows(), strict=True)
+            }
+            levels = list(dict.fromkeys(level_text))
+            if str(first["type"]) == "continuous":
+                rows.append(
+                    [f"{name}, mean (SD)"]
+                    + [
+                        escape(str(cells[("", a)]["text"])) if ("", a) in cells else "\u2014"
+                        for a in cols
+                    ]
+                )
+            else:
+                rows.append([f"{name}, No. (%)"] + [""] * len(cols))
+                for lv in levels:
+                    rows.append(
+                        [f'<span class="ind">{escape(lv)}</span>']
+                        + [
+                            escape(str(cells[(lv, a)]["text"])) if (lv, a) in cells else "\u2014"
+                            for a in cols
+                        ]
+                    )
+            missing = {a: int(var.loc[var["arm"].astype(str) == a, "missing"].max()) for a in cols}
+            if any(missing.values()):
+                rows.append(
+                    ['<span class="ind">Missing, No.</span>'] + [str(missing[a]) for a in cols]
+                )
+        groups.append((escape(_TABLE1_GROUPS.get(str(source), str(source))), rows))
+    return _table(
+        caption,
+        head,
+        groups,
+        css="jama num t1",
+        note="Mean (SD) for continuous characteristics; No. (%) for binary and categorical "
+        "ones, every level shown, percentages of the participants with a value. Observed "
+        "values before randomisation (outcomes at the baseline visit). No <i>P</i> values: "
+        "differences between randomised groups at baseline are due to chance, so testing "
+        "them is not meaningful (CONSORT 2010 explanation and elaboration, item 15).",
+    )
+
+
+def _share(x: Any, n: Any) -> str:
+    if _missing(n) or int(n) == 0:
+        return "\u2014"
+    return f"{int(x)}/{int(n)} ({fmt_num(100 * int(x) / int(n))})"
+
+
+def responders_table(
+    frame: pd.DataFrame,
+    arms: Sequence[str],
+    *,
+    caption: str,
+    conf_level: float = 0.95,
+) -> str:
+    """Responder analysis: responders per arm, risk difference (CI) and NNT per contrast.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        :func:`resolve.analysis.responders.responder_analysis`.
+    arms : sequence of str
+        Arms in display order.
+    caption : str
+        Table caption (HTML).
+    conf_level : float
+        Confidence level shown in the headers.
+    """
+    pct = round(100 * conf_level)
+    seen: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+    for _, r in frame.iterrows():
+        key = (str(r["responder"]), str(r["visit"]))
+        seen[(*key, str(r["arm"]))] = (r["responders_arm"], r["n_arm"])
+        seen[(*key, str(r["comparator"]))] = (r["responders_comparator"], r["n_comparator"])
+    shown = [a for a in arms if any(k[2] == a for k in seen)]
+    several = frame["contrast"].nunique() > 1
+    head = ["Visit", *(["Contrast"] if several else [])]
+    head += [f"{escape(a)}, No./total (%)" for a in shown]
+    head += [f"Risk difference, % points ({pct}% CI)", f"NNT ({pct}% CI)"]
+    groups = []
+    for _, part in _by(frame, "responder"):
+        rows = []
+        for visit, at in _by(part, "visit"):
+            for k, (_, r) in enumerate(at.iterrows()):
+                name = str(r["responder"])
+                cells = [escape(str(visit)).replace(" ", "&nbsp;") if k == 0 else ""]
+                if several:
+                    cells.append(contrast_text(str(r["contrast"])))
+                cells += [
+                    _share(*seen.get((name, str(visit), a), (0, 0))) if k == 0 else ""
+                    for a in shown
+                ]
+                cells.append(
+                    fmt_ci(
+                        100 * float(r["risk_difference"]),
+                        100 * float(r["conf_low"]),
+                        100 * float(r["conf_high"]),
+                    )
+                )
+                kind = "" if _missing(r.get("nnt_type")) else str(r.get("nnt_type"))
+                if kind in ("NNTB", "NNTH"):
+                    cells.append(
+                        f"{kind} {fmt_num(r['nnt'])} ({fmt_num(r['nnt_low'])} to "
+                        f"{fmt_num(r['nnt_high'])})"
+                    )
+                else:
+                    cells.append("not meaningful")
+                rows.append(cells)
+        first = part.iloc[0]
+        groups.append((escape(str(first["label"])), rows))
+    method = escape(str(frame["ci_method"].iloc[0])).replace(" (", ", ").replace(")", "")
+    named = "; ".join(contrast_text(c) for c in dict.fromkeys(frame["contrast"].astype(str)))
+    return _table(
+        caption,
+        head,
+        groups,
+        css="jama num",
+        text_cols=2 if several else 1,
+        note="Observed cases (complete-case analysis): participants with the outcome at "
+        "baseline and at the visit; missing values are neither imputed nor counted as "
+        "non-responders. A responder improved from baseline by at least the threshold "
+        "(either threshold when two are given); a percent threshold is relative to the "
+        "baseline value, so a participant with a baseline of 0 cannot meet it. Risk "
+        f"difference = {named}, in percentage points; CI: {method} (Newcombe 1998). "
+        "NNT = 1 / risk difference with its CI from "
+        "the inverted limits (Altman 1998): NNTB, number needed to treat for one more "
+        "responder; NNTH, for one fewer; not meaningful when the risk difference's CI "
+        "includes 0.",
+    )

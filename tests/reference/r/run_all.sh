@@ -12,6 +12,10 @@ Rscript "$here/satterthwaite_us_fev.R"
 Rscript "$here/resolve_modifiers.R"
 Rscript "$here/resolve_mi.R"    # needs r-cran-mice
 Rscript "$here/resolve_primary.R"
+Rscript "$here/resolve_factor_covariate.R"
+Rscript "$here/resolve_three_arm.R"
+Rscript "$here/levels_sort.R"      # run with an en_US.UTF-8 locale (see README)
+Rscript "$here/responders_newcombe.R"
 Rscript -e 'pk <- c("nlme", "lme4", "lmerTest", "emmeans", "Matrix", "numDeriv");
   suppressPackageStartupMessages(for (p in pk) library(p, character.only = TRUE));
   print(sessionInfo())' > "$here/sessionInfo.txt"
