@@ -171,6 +171,21 @@ def test_three_arm_tables_and_figures_label_contrasts(
         assert wrong not in three_html
 
 
+def test_factor_covariate_reference_level_in_the_report() -> None:
+    plan = load_plan()
+    plan = replace(plan, analysis=replace(plan.analysis, covariates=("age", "sex")))
+    html = render_html(analyze(datasets.load("resolve"), plan))
+    facts = _section(html, "summary")
+    # sex is text: a factor with R's first level as reference; age stays numeric
+    assert "sex; factor, reference level female (R factor() order of the values)" in facts
+    assert "age; factor" not in facts and "age" in facts
+    plan2 = replace(
+        plan, analysis=replace(plan.analysis, covariate_levels={"sex": ("male", "female")})
+    )
+    html2 = render_html(analyze(datasets.load("resolve"), plan2))
+    assert "sex; factor, reference level male (" in _section(html2, "summary")
+
+
 # ----------------------------------------------------------------------------- axes
 def _svg_texts(svg: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", t).strip() for t in re.findall(r"<text\b.*?</text>", svg, re.S)]

@@ -194,11 +194,13 @@ def analyze(
         )
     responders = None
     if plan.responders:
-        say(f"responder analysis ({len(plan.responders)} definitions)")
+        n_def = len(plan.responders)
+        say(f"responder analysis ({n_def} definition{'s' if n_def != 1 else ''})")
         responders = responder_analysis(valid, plan, validated=True)
     modifiers = None
     if plan.modifiers:
-        say(f"analysing {len(plan.modifiers)} candidate effect modifiers")
+        n_mod = len(plan.modifiers)
+        say(f"analysing {n_mod} candidate effect modifier{'s' if n_mod != 1 else ''}")
         modifiers = _run_modifiers(valid, plan)
     imputation = None
     if plan.analysis.mi_enabled:

@@ -318,9 +318,10 @@ def _modifier_sentence(modifiers: Any, plan: Plan) -> str | None:
     n_expl = int((pd.to_numeric(table["p_value"]) < thr).sum())
     n_mod = table["modifier"].nunique()
     several = "contrast" in table.columns and table["contrast"].nunique() > 1
+    mods = f"{n_mod} candidate modifier{'s' if n_mod != 1 else ''}"
     text = (
         f"The effect-modification analyses are exploratory: of {n_rows} treatment-by-modifier "
-        f"interactions ({n_mod} candidate modifiers), {n_expl} had P < {thr:g}, the plan's "
+        f"interactions ({mods}), {n_expl} had P < {thr:g}, the plan's "
         "threshold for exploratory evidence"
     )
     keys = credible_keys(getattr(modifiers, "credibility", None))

@@ -234,6 +234,22 @@ def _primary_result(analysis: TrialAnalysis) -> str:
     return f'<div class="key"><p>{head}:</p><ul>{items}</ul><p>{mcid.strip()}</p></div>'
 
 
+def _covariates(analysis: TrialAnalysis) -> str:
+    """Covariates of every model, factors with their reference level (``levels`` table)."""
+    covs = list(analysis.plan.analysis.covariates)
+    if not covs:
+        return "none"
+    refs: dict[str, str] = {}
+    levels = analysis.levels
+    if levels is not None and len(levels):
+        for _, r in levels[levels["factor"] == "covariate"].iterrows():
+            refs[str(r["column"])] = f"{r['reference']} ({r['how']})"
+    return ", ".join(
+        escape(c) + (f"; factor, reference level {escape(refs[c])}" if c in refs else "")
+        for c in covs
+    )
+
+
 def _summary(analysis: TrialAnalysis, *, data_label: str, seed: int | None) -> str:
     plan = analysis.plan
     t = plan.trial
@@ -249,6 +265,7 @@ def _summary(analysis: TrialAnalysis, *, data_label: str, seed: int | None) -> s
         ("Contrasts", ", ".join(contrast_text(c) for c in contrasts) if contrasts else "\u2014"),
         ("Visits", escape(", ".join(t.visits)) + f"; primary: {escape(t.primary_visit)}"),
         ("Outcomes", outcomes),
+        ("Covariates", _covariates(analysis)),
         (
             "Primary model",
             escape(_MODEL_NAMES.get(plan.analysis.primary, plan.analysis.primary)),
