@@ -34,6 +34,7 @@ from resolve.analysis.plan import OutcomeSpec, Plan
 __all__ = [
     "McidReading",
     "compare_to_mcid",
+    "contrast_column",
     "credible_keys",
     "is_credible",
     "plain_summary",
@@ -172,7 +173,16 @@ def _arms_of(contrast: str, plan: Plan) -> tuple[str, str]:
     return left, right
 
 
-def _contrast_column(frame: pd.DataFrame, plan: Plan) -> pd.Series:
+def contrast_column(frame: pd.DataFrame, plan: Plan) -> pd.Series:
+    """Each row's contrast (``"arm - comparator"``); a table without the column (written
+    before contrasts were labelled) is the first non-reference arm minus the reference.
+
+    Examples
+    --------
+    >>> from resolve.analysis import load_plan
+    >>> contrast_column(pd.DataFrame({"visit": ["week 18"]}), load_plan()).tolist()
+    ['resolve - sham']
+    """
     if "contrast" in frame.columns:
         return frame["contrast"].astype(str)
     t = plan.trial
@@ -454,7 +464,7 @@ def _topics(
     order = {v: k for k, v in enumerate(plan.trial.visits)}
     outcomes = sorted(plan.outcomes, key=lambda o: o.role != "primary")
     if primary is not None and not primary.empty:
-        frame = primary.assign(_contrast=_contrast_column(primary, plan))
+        frame = primary.assign(_contrast=contrast_column(primary, plan))
         contrast_order = list(dict.fromkeys(frame["_contrast"]))
         for o in outcomes:
             part = frame[frame["outcome"].astype(str) == o.name]

@@ -16,7 +16,12 @@ import pandas as pd
 
 from resolve.analysis.plan import OutcomeSpec, Plan
 from resolve.analysis.result import TrialAnalysis
-from resolve.analysis.summary import credible_keys, is_credible, summary_sections
+from resolve.analysis.summary import (
+    contrast_column,
+    credible_keys,
+    is_credible,
+    summary_sections,
+)
 from resolve.report import figures
 from resolve.report.consort import consort_svg
 from resolve.report.tables import (
@@ -189,15 +194,6 @@ def _primary_outcome(plan: Plan) -> OutcomeSpec:
     return next((o for o in plan.outcomes if o.role == "primary"), plan.outcomes[0])
 
 
-def _contrast_labels(frame: pd.DataFrame, plan: Plan) -> pd.Series:
-    """Each row's contrast ("arm - comparator"); the first treatment arm when absent."""
-    if "contrast" in frame.columns:
-        return frame["contrast"].astype(str)
-    t = plan.trial
-    first = next(a for a in t.arms if a != t.reference_arm)
-    return pd.Series(f"{first} - {t.reference_arm}", index=frame.index)
-
-
 def _primary_result(analysis: TrialAnalysis) -> str:
     """The key box: the primary outcome at the primary visit, one number per contrast."""
     plan = analysis.plan
@@ -208,7 +204,7 @@ def _primary_result(analysis: TrialAnalysis) -> str:
     if hit.empty:
         return ""
     pct = round(100 * plan.analysis.conf_level)
-    labels = _contrast_labels(hit, plan)
+    labels = contrast_column(hit, plan)
     parts = []
     for (_, r), contrast in zip(hit.iterrows(), labels, strict=True):
         arm, _, comparator = contrast.partition(" - ")
@@ -256,7 +252,7 @@ def _summary(analysis: TrialAnalysis, *, data_label: str, seed: int | None) -> s
     n = _n_randomised(analysis)
     outcomes = ", ".join(f"{escape(o.label)} ({o.role})" for o in plan.outcomes)
     treat = [a for a in t.arms if a != t.reference_arm]
-    contrasts = list(dict.fromkeys(_contrast_labels(analysis.primary, plan)))
+    contrasts = list(dict.fromkeys(contrast_column(analysis.primary, plan)))
     facts = [
         ("Data", escape(data_label) + (f" (seed {seed})" if seed is not None else "")),
         ("Analysis plan", escape(plan.source)),
@@ -513,7 +509,7 @@ def render_html(
             )
         )
     models = dict(_MODEL_NAMES)
-    contrasts = list(dict.fromkeys(_contrast_labels(analysis.primary, plan)))
+    contrasts = list(dict.fromkeys(contrast_column(analysis.primary, plan)))
     body = effect_table(
         analysis.primary,
         caption=f"Table {next_tab()}. Primary analysis: between-arm differences",
