@@ -1,4 +1,4 @@
-"""Individual treatment-effect predictions: direct contrasts, validation, behaviour."""
+"""Individual treatment-effect predictions: ridge (default) and unpenalised, validation."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ def test_profile_keys_of_the_resolve_plan(plan: Plan) -> None:
     assert profile_keys(plan) == tuple(MODS)
 
 
-def test_effect_is_the_direct_contrast(data: pd.DataFrame, plan: Plan) -> None:
-    out = predict_individual(data, plan, PROFILE)
+def test_unpenalised_effect_is_the_direct_contrast(data: pd.DataFrame, plan: Plan) -> None:
+    out = predict_individual(data, plan, PROFILE, method="unpenalised")
     assert len(out) == 8 and (out.contrast == "resolve - sham").all()
+    assert (out.method == "unpenalised").all() and (out.penalty == 0).all()
     base = data[data.visit == "baseline"].set_index("id")
     for outcome, visit in (("pain", "week 52"), ("rmdq", "week 18")):
         d = data[data.visit == visit].set_index("id").copy()
@@ -51,11 +52,50 @@ def test_effect_is_the_direct_contrast(data: pd.DataFrame, plan: Plan) -> None:
 
 
 def test_higher_frebaq_less_52_week_pain_benefit(data: pd.DataFrame, plan: Plan) -> None:
-    low = predict_individual(data, plan, {**PROFILE, "frebaq": 5})
-    high = predict_individual(data, plan, {**PROFILE, "frebaq": 25})
-    sel = (low.outcome == "pain") & (low.visit == "week 52")
+    sel = [False, False, False, True, False, False, False, False]  # pain, week 52
+    low, high = (
+        predict_individual(data, plan, {**PROFILE, "frebaq": f}, method="unpenalised")
+        for f in (5, 25)
+    )
     assert high.loc[sel, "estimate"].iloc[0] > low.loc[sel, "estimate"].iloc[0] + 2
     assert not low.extrapolated.any()
+    # ridge: shrunk towards no difference (exactly none when no interaction is selected)
+    rlow, rhigh = (predict_individual(data, plan, {**PROFILE, "frebaq": f}) for f in (5, 25))
+    diff = rhigh.loc[sel, "estimate"].iloc[0] - rlow.loc[sel, "estimate"].iloc[0]
+    assert 0 <= diff < high.loc[sel, "estimate"].iloc[0] - low.loc[sel, "estimate"].iloc[0]
+    assert (diff == 0) == np.isinf(rlow.loc[sel, "penalty"].iloc[0])
+
+
+def test_ridge_is_the_benefit_model_exploratory_without_p(data: pd.DataFrame, plan: Plan) -> None:
+    """The default predictions are the who-benefits model's, at a participant's own profile,
+    with the same cross-validated calibration; no CI, no P value, flagged exploratory."""
+    from resolve.analysis.benefit import benefit_analysis
+
+    res = benefit_analysis(data, plan)
+    pid = "R002"
+    base = data[(data.id == pid) & (data.visit == "baseline")].iloc[0]
+    out = predict_individual(data, plan, {m: float(base[m]) for m in MODS})
+    assert "p_value" not in out.columns and out["exploratory"].all()
+    assert (out.method == "ridge").all() and out[["std_error", "conf_low"]].isna().all().all()
+    for outcome, visit in (("pain", "week 52"), ("rmdq", "week 18")):
+        at = (out.outcome == outcome) & (out.visit == visit)
+        row = out[at].iloc[0]
+        ind = res.individual
+        ind = ind[(ind.outcome == outcome) & (ind.visit == visit) & (ind.id == pid)]
+        assert row.estimate == pytest.approx(ind.predicted_effect.iloc[0], rel=1e-10)
+        m = res.models[(res.models.outcome == outcome) & (res.models.visit == visit)].iloc[0]
+        assert row.penalty == m.penalty
+        assert row.c_for_benefit == pytest.approx(m.c_for_benefit, rel=1e-12)
+        np.testing.assert_allclose(row.calibration_slope, m.calibration_slope, rtol=1e-12)
+    # no interaction selected: everybody gets the average effect
+    homo = out[np.isinf(out.penalty)]
+    other = predict_individual(data, plan, {**PROFILE, "frebaq": 3.0, "pseq": 50.0})
+    np.testing.assert_allclose(homo.estimate, other.loc[homo.index, "estimate"], rtol=1e-12)
+
+
+def test_unknown_method_is_refused(data: pd.DataFrame, plan: Plan) -> None:
+    with pytest.raises(DataValidationError, match="method"):
+        predict_individual(data, plan, PROFILE, method="lasso")  # type: ignore[arg-type]
 
 
 def test_extrapolation_is_flagged(data: pd.DataFrame, plan: Plan) -> None:
@@ -89,8 +129,8 @@ def test_baseline_outcome_key_when_it_is_not_a_modifier(data: pd.DataFrame, plan
         "rmdq_baseline",
     }
     prof = dict(PROFILE)
-    a = predict_individual(data, p2, prof)
-    b = predict_individual(data, p2, {**prof, "pain_baseline": 2})
+    a = predict_individual(data, p2, prof, method="unpenalised")
+    b = predict_individual(data, p2, {**prof, "pain_baseline": 2}, method="unpenalised")
     # the baseline outcome shifts the predicted means, not the effect
     np.testing.assert_allclose(a.estimate, b.estimate)
     sel = a.outcome == "pain"

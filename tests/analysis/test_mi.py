@@ -195,7 +195,11 @@ def test_recovers_the_effect_under_mar_dropout(
         assert row.conf_high == pytest.approx(row.estimate + q * row.std_error)
         mi_dev.append((row.estimate - full_est) / full_se)
         cc_dev.append((cc_est - full_est) / full_se)
-    assert np.mean(cc_dev) > 0.3  # dropout of high-pain participants flatters complete cases
+    # dropout of high-pain participants flatters complete cases: by about 1.1 full-data SEs
+    # under the stronger dropout (slope 1.2; a 4-trial mean exceeds 0.3 in 98% of draws), by
+    # about 0.4 under the milder one (slope 0.6; only 2 draws in 3), measured on 60 trials
+    if slope > 1:
+        assert np.mean(cc_dev) > 0.3
     # the mean of 4 deviations has a Monte-Carlo SD of roughly 0.3-0.4 full-data SEs
     assert abs(np.mean(mi_dev)) < 0.75
     # MI removes the complete-case bias: compared within each trial (paired), which cancels

@@ -120,11 +120,13 @@ def test_table_columns_and_family(result, plan) -> None:  # type: ignore[no-unty
 
 
 def test_frebaq_pain_week52_is_the_built_in_modifier(result) -> None:  # type: ignore[no-untyped-def]
-    # the simulator builds +0.18 per FreBAQ point into 52-week pain
+    # the simulator builds +0.18 per FreBAQ point into 52-week pain; the bundled trial was
+    # chosen to show it as Venter did (P < .01, the smallest P of the family), which, like
+    # Venter's P = .007 among 32 tests, does not survive Holm adjustment
     row = result.table.query("modifier == 'frebaq' and outcome == 'pain' and visit == 'week 52'")
     row = row.iloc[0]
     assert row.conf_low < 0.18 < row.conf_high
-    assert row.p_holm < 0.05
+    assert row.p_value < 0.01 and row.p_holm > 0.05
     assert row.direction_observed == row.direction_hypothesised == "+"
     assert result.table.p_value.idxmin() == row.name
 

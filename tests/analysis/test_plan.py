@@ -83,7 +83,8 @@ BAD_PLANS = [
         'unit = "point"\ndirection = "-"',
         'unit = "point"\ndirection = "-"\ncolour = "red"',
         "[[modifiers]] #1 unknown key 'colour' "
-        "(allowed: name, column, label, type, unit, direction)",
+        "(allowed: name, column, label, type, unit, direction, hypothesis_source, "
+        "hypothesis_date, hypothesis_timing, prior_evidence, prior_evidence_answer)",
     ),
     (
         "mcid = 1.0",
@@ -181,14 +182,14 @@ BAD_PLANS = [
     (
         'primary = "lmm_random_intercept"',
         'primary = "anova"',
-        "[analysis] 'primary': must be one of lmm_random_intercept, mmrm_baseline_adjusted; "
-        "got 'anova'",
+        "[analysis] 'primary': must be one of lmm_random_intercept, "
+        "mmrm_unstructured_all_visits, mmrm_baseline_adjusted; got 'anova'",
     ),
     (
-        'sensitivity = ["mmrm_baseline_adjusted"]',
+        'sensitivity = ["mmrm_unstructured_all_visits", "mmrm_baseline_adjusted"]',
         'sensitivity = ["anova"]',
         "[analysis] 'sensitivity': must be a list of values from lmm_random_intercept, "
-        "mmrm_baseline_adjusted; got ['anova']",
+        "mmrm_unstructured_all_visits, mmrm_baseline_adjusted; got ['anova']",
     ),
     (
         'type = "binary"',

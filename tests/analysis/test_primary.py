@@ -9,6 +9,11 @@ R fixtures (``tests/reference/r/resolve_primary.R``, see ``tests/reference/READM
 - ``resolve_sensitivity_gls.csv``: ``nlme::gls(y ~ y0 + arm * visit)``, unstructured
   (``corSymm`` + ``varIdent``), REML, per-visit resolve - sham estimate and SE.
 
+``tests/reference/r/resolve_robust.R`` writes ``resolve_robust_gls.csv``: the recommended
+model ``mmrm_unstructured_all_visits``, ``nlme::gls(y ~ arm * visit)`` on every visit with
+``corSymm`` + ``varIdent`` (REML), resolve - sham per visit with Satterthwaite df computed
+in plain R from their definition (numDeriv), t, p and 95% CI.
+
 Tolerance 1e-4 relative (the R fits were run with tightened optimiser tolerances; the
 observed agreement is about 1e-6).
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -34,14 +40,20 @@ from resolve.analysis.descriptive import (
     table2,
     trajectories,
 )
-from resolve.analysis.plan import Plan, load_plan
+from resolve.analysis.plan import Plan, load_plan, parse_plan
 from resolve.analysis.primary import (
     COLUMNS,
+    COMPARISON_COLUMNS,
+    DISAGREEMENT_ESTIMATE_SE,
+    DISAGREEMENT_SE_RATIO,
     arm_levels,
     between_arm_differences,
+    compare_models,
     primary_analysis,
+    recommended_rows,
     sensitivity_analysis,
 )
+from resolve.analysis.summary import plain_summary
 from resolve.errors import DataValidationError
 from resolve.stats import mmrm
 
@@ -114,13 +126,176 @@ def test_sensitivity_matches_gls_unstructured(sensitivity: pd.DataFrame) -> None
     """Source: tests/reference/r/resolve_sensitivity_gls.csv (estimate and SE only: the
     emmeans df for gls are not Satterthwaite df, see tests/reference/README.md)."""
     ref = read_fixture("resolve_sensitivity_gls.csv")
-    merged = sensitivity.merge(ref, on=["outcome", "visit", "contrast"], suffixes=("", "_r"))
-    assert len(merged) == len(sensitivity) == 8
+    ours = sensitivity[sensitivity["model"] == "mmrm_baseline_adjusted"]
+    merged = ours.merge(ref, on=["outcome", "visit", "contrast"], suffixes=("", "_r"))
+    assert len(merged) == len(ours) == 8
     assert (merged["n_obs"] == merged["n_obs_r"]).all()
     for col in ("estimate", "std_error"):
         np.testing.assert_allclose(merged[col], merged[f"{col}_r"], rtol=RTOL, err_msg=col)
-    assert set(sensitivity["model"]) == {"mmrm_baseline_adjusted"}
+    assert list(dict.fromkeys(sensitivity["model"])) == [
+        "mmrm_unstructured_all_visits",
+        "mmrm_baseline_adjusted",
+    ]
     assert (sensitivity["df"] > 100).all()
+
+
+def test_recommended_model_matches_gls_all_visits(sensitivity: pd.DataFrame) -> None:
+    """Source: tests/reference/r/resolve_robust_gls.csv (gls corSymm + varIdent on every
+    visit; Satterthwaite df, t, p and CI computed in R from their definition)."""
+    ref = read_fixture("resolve_robust_gls.csv")
+    ours = sensitivity[sensitivity["model"] == "mmrm_unstructured_all_visits"]
+    merged = ours.merge(ref, on=["outcome", "visit", "contrast"], suffixes=("", "_r"))
+    assert len(merged) == len(ours) == 8
+    assert (merged["n_obs"] == merged["n_obs_r"]).all()
+    for col in ("estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high"):
+        np.testing.assert_allclose(merged[col], merged[f"{col}_r"], rtol=RTOL, err_msg=col)
+    # emmeans on the gls fit itself (nlme's optimiser) agrees too
+    np.testing.assert_allclose(merged["estimate"], merged["gls_estimate"], rtol=RTOL)
+    np.testing.assert_allclose(merged["std_error"], merged["gls_std_error"], rtol=RTOL)
+
+
+def test_recommended_model_has_the_primary_models_estimand(
+    primary: pd.DataFrame, sensitivity: pd.DataFrame
+) -> None:
+    """Same mean model and data as the primary model, only the covariance differs: with
+    complete data both estimates are the raw difference in means (GLS = OLS for a
+    saturated mean model), so on this trial (about 5% of visits missing) they are close."""
+    rec = sensitivity[sensitivity["model"] == "mmrm_unstructured_all_visits"]
+    merged = primary.merge(rec, on=["outcome", "visit", "contrast"], suffixes=("", "_us"))
+    assert len(merged) == 8
+    gap = (merged["estimate"] - merged["estimate_us"]).abs() / merged["std_error_us"]
+    assert (gap < 0.1).all()
+    assert (merged["n_obs"] == merged["n_obs_us"]).all()
+
+
+def test_recommended_equals_primary_on_complete_data(trial: pd.DataFrame, plan: Plan) -> None:
+    """With no missing outcome the two models' estimates are both the raw mean difference."""
+    ids = trial.groupby("id")[["pain", "rmdq"]].apply(lambda g: g.notna().all().all())
+    complete = trial[trial["id"].isin(ids[ids].index)]
+    a = between_arm_differences(complete, plan, model="lmm_random_intercept")
+    b = between_arm_differences(complete, plan, model="mmrm_unstructured_all_visits")
+    np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-6)
+    raw = complete.groupby(["visit", "arm"])["pain"].mean().unstack()
+    want = (raw["resolve"] - raw["sham"]).loc[["week 12", "week 18", "week 26", "week 52"]]
+    np.testing.assert_allclose(b["estimate"].iloc[:4], want.to_numpy(), rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- recommended model
+def _plan_text(old: str, new: str) -> str:
+    text = resources.files("resolve.analysis").joinpath("plans", "resolve.toml").read_text()
+    assert old in text
+    return text.replace(old, new)
+
+
+def test_plan_recommended_key(plan: Plan) -> None:
+    assert plan.analysis.recommended == "mmrm_unstructured_all_visits"
+    assert plan.analysis.recommended in plan.analysis.sensitivity
+    # without the key the primary model is the recommended one: nothing to compare
+    bare = parse_plan(_plan_text('recommended = "mmrm_unstructured_all_visits"', ""), "x.toml")
+    assert bare.analysis.recommended is None
+    # the primary model may be recommended itself
+    same = parse_plan(
+        _plan_text(
+            'recommended = "mmrm_unstructured_all_visits"', 'recommended = "lmm_random_intercept"'
+        ),
+        "x.toml",
+    )
+    assert same.analysis.recommended == "lmm_random_intercept"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'sensitivity = ["mmrm_unstructured_all_visits", "mmrm_baseline_adjusted"]',
+            'sensitivity = ["mmrm_baseline_adjusted"]',
+            "x.toml: [analysis] 'recommended': 'mmrm_unstructured_all_visits' is neither the "
+            "primary model (lmm_random_intercept) nor a sensitivity model "
+            "(mmrm_baseline_adjusted); list it there so it is fitted",
+        ),
+        (
+            'recommended = "mmrm_unstructured_all_visits"',
+            'recommended = "sandwich"',
+            "x.toml: [analysis] 'recommended': must be one of",
+        ),
+    ],
+)
+def test_plan_recommended_key_refused(old: str, new: str, message: str) -> None:
+    with pytest.raises(DataValidationError) as err:
+        parse_plan(_plan_text(old, new), "x.toml")
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_recommended_rows(plan: Plan, sensitivity: pd.DataFrame) -> None:
+    rows = recommended_rows(plan, sensitivity)
+    assert rows is not None and set(rows["model"]) == {"mmrm_unstructured_all_visits"}
+    assert len(rows) == 8
+    none = replace(plan, analysis=replace(plan.analysis, recommended=None))
+    assert recommended_rows(none, sensitivity) is None
+    itself = replace(plan, analysis=replace(plan.analysis, recommended=plan.analysis.primary))
+    assert recommended_rows(itself, sensitivity) is None
+
+
+def test_compare_models_flags(primary: pd.DataFrame) -> None:
+    """Each criterion fires alone, exactly beyond its threshold."""
+    same = compare_models(primary, primary, conf_level=0.95)
+    assert list(same.columns) == list(COMPARISON_COLUMNS)
+    assert len(same) == 8 and not same["disagree"].any()
+    other = primary.copy()
+    # 1: SE larger by slightly more / less than the threshold, estimate and P unchanged
+    other.loc[0, "std_error"] *= 1 + 1.01 * DISAGREEMENT_SE_RATIO
+    other.loc[1, "std_error"] *= 1 + 0.99 * DISAGREEMENT_SE_RATIO
+    # 2: estimate moved by slightly more / less than the threshold (in its own SE)
+    other.loc[2, "estimate"] += 1.01 * DISAGREEMENT_ESTIMATE_SE * other.loc[2, "std_error"]
+    other.loc[3, "estimate"] -= 0.99 * DISAGREEMENT_ESTIMATE_SE * other.loc[3, "std_error"]
+    # 3: significance flipped
+    other.loc[4, "p_value"] = 0.5 if primary.loc[4, "p_value"] < 0.05 else 0.001
+    out = compare_models(primary, other, conf_level=0.95)
+    assert out["std_error_differs"].tolist()[:2] == [True, False]
+    assert out["estimate_differs"].tolist()[2:4] == [True, False]
+    assert out["significance_differs"].tolist()[4]
+    assert out["disagree"].tolist() == [True, False, True, False, True, False, False, False]
+    # the other model's numbers are carried along
+    np.testing.assert_array_equal(out["other_std_error"], other["std_error"])
+
+
+def test_summary_names_disagreements(plan: Plan, primary: pd.DataFrame) -> None:
+    """A recommended table that moves one P value across 0.05 is named in the summary;
+    one identical to the primary model adds no sentence."""
+    same = plain_summary(plan, primary, recommended=primary)
+    assert same == plain_summary(plan, primary)
+    other = primary.copy()
+    k = int(np.flatnonzero((primary["outcome"] == "pain") & (primary["visit"] == "week 52"))[0])
+    other.loc[k, "p_value"] = 0.001 if primary.loc[k, "p_value"] >= 0.05 else 0.5
+    text = [x for x in plain_summary(plan, primary, recommended=other) if "recommended" in x]
+    assert len(text) == 1
+    assert "at 1 of 8 visit comparisons" in text[0] and "at week 52" in text[0]
+
+
+def test_report_shows_both_models_where_they_disagree(plan: Plan) -> None:
+    """The report's comparison lists exactly the disagreeing visits, both models' rows."""
+    from resolve.analysis.run import analyze
+    from resolve.report import html
+
+    data = datasets.load("resolve")
+    analysis = analyze(data[data["visit"] != "week 12"], plan)
+    rec = recommended_rows(plan, analysis.sensitivity)
+    assert rec is not None
+    cmp = compare_models(analysis.primary, rec, conf_level=plan.analysis.conf_level)
+    counter = iter(range(1, 10))
+    text = html._model_comparison(
+        analysis, {o.name: o.label for o in plan.outcomes}, dict(html._MODEL_NAMES),
+        lambda: next(counter),
+    )  # fmt: skip
+    assert "docs/operating-characteristics.md" in text
+    assert cmp["disagree"].any()  # the bundled trial: 52-week pain (standard errors)
+    assert "Table 1. Where the primary and the recommended model disagree" in text
+    body = text.split("<tbody>", 1)[1]
+    assert body.count("MMRM, unstructured, all visits") == int(cmp["disagree"].sum())
+    assert body.count("Linear mixed model, random intercept") == int(cmp["disagree"].sum())
+    # a plan without a recommended model adds nothing
+    none = replace(analysis, plan=replace(plan, analysis=replace(plan.analysis, recommended=None)))
+    assert html._model_comparison(none, {}, {}, lambda: 0) == ""
 
 
 # ----------------------------------------------------------------------------- invariances
@@ -131,7 +306,7 @@ def test_row_order_does_not_matter(trial: pd.DataFrame, plan: Plan, primary: pd.
     np.testing.assert_allclose(again["std_error"], primary["std_error"], rtol=1e-6)
 
 
-def test_covariates_enter_both_models(trial: pd.DataFrame, tmp_path: Path) -> None:
+def test_covariates_enter_every_model(trial: pd.DataFrame, tmp_path: Path) -> None:
     text = resources.files("resolve.analysis").joinpath("plans", "resolve.toml").read_text()
     path = tmp_path / "cov.toml"
     path.write_text(text.replace("covariates = []", 'covariates = ["age"]'))
@@ -145,7 +320,17 @@ def test_covariates_enter_both_models(trial: pd.DataFrame, tmp_path: Path) -> No
     want = direct.set_index("visit").loc["week 18", "estimate"]
     got = a[(a.outcome == "pain") & (a.visit == "week 18")]["estimate"].iloc[0]
     assert got == pytest.approx(want, rel=1e-10)
-    assert len(sensitivity_analysis(trial, p)) == 8
+    sens = sensitivity_analysis(trial, p)
+    assert len(sens) == 16
+    fit = mmrm("pain ~ age + arm * visit", d, subject="id", visit="visit", cov="us")
+    want = fit.lsmeans("arm", by="visit").differences.set_index("visit").loc["week 18"]
+    got = sens[
+        (sens.model == "mmrm_unstructured_all_visits")
+        & (sens.outcome == "pain")
+        & (sens.visit == "week 18")
+    ].iloc[0]
+    assert got["estimate"] == pytest.approx(want["estimate"], rel=1e-8)
+    assert got["std_error"] == pytest.approx(want["std_error"], rel=1e-6)
 
 
 def three_arm(tmp_path: Path, trial: pd.DataFrame) -> tuple[Plan, pd.DataFrame]:
@@ -184,7 +369,8 @@ def test_one_followup_visit(trial: pd.DataFrame, plan: Plan) -> None:
     res = primary_analysis(two, plan)
     sens = sensitivity_analysis(two, plan)
     assert list(res["visit"]) == ["week 18", "week 18"]
-    assert list(sens["visit"]) == ["week 18", "week 18"]
+    assert list(sens["visit"]) == ["week 18"] * 4
+    sens = sens[sens["model"] == "mmrm_baseline_adjusted"].reset_index(drop=True)
     # one follow-up visit: the baseline-adjusted model is ANCOVA
     d = two.pivot(index="id", columns="visit", values="pain").dropna()
     arm = trial.drop_duplicates("id").set_index("id")["arm"].loc[d.index]
@@ -266,7 +452,16 @@ def test_table2_numbers(valid: pd.DataFrame, plan: Plan, primary: pd.DataFrame) 
 
 def test_consort_equals_pandas(valid: pd.DataFrame, plan: Plan) -> None:
     flow = consort(valid, plan)
-    assert list(flow.columns) == ["stage", "arm", "n", "detail", "outcome", "visit", "n_missing"]
+    assert list(flow.columns) == [
+        "stage",
+        "arm",
+        "n",
+        "detail",
+        "outcome",
+        "visit",
+        "n_missing",
+        "source",
+    ]
     assert flow.iloc[0][["stage", "arm", "n"]].tolist() == ["randomised", "all", 276]
     alloc = flow[flow.stage == "allocated"]
     assert alloc[["arm", "n"]].values.tolist() == [["sham", 138], ["resolve", 138]]

@@ -24,7 +24,9 @@ def analysis() -> TrialAnalysis:
 
 
 def test_analyze_fills_every_table(analysis: TrialAnalysis) -> None:
-    assert len(analysis.primary) == 8 and len(analysis.sensitivity) == 8
+    assert len(analysis.primary) == 8
+    per_model = analysis.sensitivity.groupby("model").size().to_dict()
+    assert per_model == {"mmrm_unstructured_all_visits": 8, "mmrm_baseline_adjusted": 8}
     assert len(analysis.table2) == 10 and len(analysis.trajectories) == 20
     assert analysis.consort.iloc[0]["n"] == 276
     assert analysis.imputation is None
@@ -40,7 +42,7 @@ def test_progress_reports_steps() -> None:
     assert seen[:3] == [
         "validating data",
         "fitting the primary model (lmm_random_intercept)",
-        "fitting sensitivity models (mmrm_baseline_adjusted)",
+        "fitting sensitivity models (mmrm_unstructured_all_visits, mmrm_baseline_adjusted)",
     ]
 
 

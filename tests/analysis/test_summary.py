@@ -176,13 +176,15 @@ def test_modifier_sentence_says_exploratory_and_names_credible(plan: Plan) -> No
     assert none == [
         "The effect-modification analyses are exploratory: of 2 treatment-by-modifier "
         "interactions (2 candidate modifiers), 1 had P < 0.2, the plan's threshold for "
-        "exploratory evidence; none met the credibility rule (moderate or high credibility "
-        "by ICEMAN)."
+        "exploratory evidence; none met the credibility rule (moderate or high credibility: "
+        "ICEMAN (Schandelmaier et al., CMAJ 2020) core items; overall rating by this "
+        "project's documented rule)."
     ]
     (one,) = plain_summary(
         plan, pd.DataFrame(), modifiers=_modifiers(["high", "very low"], [0.0001, 0.5])
     )
-    assert "1 met the credibility rule" in one
+    assert "1 met the credibility rule (moderate or high credibility: ICEMAN" in one
+    assert "judged with ICEMAN" not in one and "by ICEMAN)" not in one
     assert "Modifier 0 on pain intensity (NRS 0-10) at week 52, interaction P < .001" in one
     assert "need confirmation in an independent trial" in one
     assert "Modifier 1 on" not in one

@@ -19,12 +19,13 @@ from resolve.analysis.plan import Plan, load_plan
 from resolve.analysis.responders import responder_analysis
 from resolve.analysis.result import ModifierAnalysis, TrialAnalysis
 
+#: ICEMAN core items (``resolve.analysis.credibility.ITEMS``), each with an evidence column.
 ITEMS = (
-    "direction_prespecified",
-    "prior_evidence",
-    "chance_unlikely",
-    "multiplicity_handled",
-    "continuous_modelled",
+    "item1_a_priori",
+    "item2_prior_evidence",
+    "item3_chance",
+    "item4_multiplicity",
+    "item5_cut_points",
 )
 
 
@@ -136,15 +137,18 @@ def _modifiers(data: pd.DataFrame, plan: Plan) -> ModifierAnalysis:
                 for val in grid:
                     e, lo, hi = effect(float(val))
                     curves.append([m.name, o.name, v, float(val), e, lo, hi])
-                items = [
-                    "yes",
-                    "no",
-                    "yes" if p < 0.05 else "no",
-                    "yes",
-                    "yes" if m.type == "continuous" else "no",
+                if p >= em.credibility_scope_p:
+                    continue
+                answers = [
+                    "probably yes",
+                    "not answered",
+                    "definitely yes" if p < 0.005 else "probably no",
+                    "definitely yes" if v in em.family_visits else "definitely no",
+                    "definitely yes" if m.type == "continuous" else "not applicable",
                 ]
+                items = [x for a in answers for x in (a, f"fake evidence: P = {p:.3g}")]
                 level = "moderate" if p < 0.05 and v in em.family_visits else "low"
-                cred.append([m.name, o.name, v, *items, level])
+                cred.append([m.name, o.name, v, p, *items, level, "fake rule"])
     table = pd.DataFrame(rows)
     fam = table["in_family"].to_numpy()
     table["p_holm"] = np.nan
@@ -166,7 +170,10 @@ def _modifiers(data: pd.DataFrame, plan: Plan) -> ModifierAnalysis:
     glob.insert(2, "statistic", 1.2)
     glob.insert(3, "df_num", float(len(plan.modifiers)))
     glob.insert(4, "df_den", 240.0)
-    credibility = pd.DataFrame(cred, columns=[*cols, *ITEMS, "credibility"])
+    item_cols = [x for c in ITEMS for x in (c, f"{c}_evidence")]
+    credibility = pd.DataFrame(
+        cred, columns=[*cols, "p_value", *item_cols, "credibility", "rationale"]
+    ).sort_values("p_value", kind="mergesort")
     return ModifierAnalysis(table, quartiles, curve, glob, credibility)
 
 

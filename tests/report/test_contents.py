@@ -14,6 +14,7 @@ from resolve.analysis.descriptive import consort, trajectories
 from resolve.analysis.plan import Plan, load_plan
 from resolve.analysis.result import TrialAnalysis
 from resolve.analysis.run import analyze
+from resolve.analysis.summary import credible_keys
 from resolve.cli._app import run
 from resolve.report import figures
 from resolve.report.html import render_html
@@ -91,6 +92,7 @@ def test_flow_without_screening_says_it_starts_at_randomisation(report_html: str
     body = _section(report_html, "flow")
     assert "No screening data were supplied, so the flow starts at randomisation" in body
     assert "Assessed for eligibility" not in body
+    assert "reasons for missing data are not shown" in body
 
 
 def test_flow_with_screening_starts_at_eligibility(analysis: TrialAnalysis) -> None:
@@ -100,6 +102,10 @@ def test_flow_with_screening_starts_at_eligibility(analysis: TrialAnalysis) -> N
     flow = consort(data, plan, screening=log)
     body = _section(render_html(replace(analysis, consort=flow)), "flow")
     assert "The flow starts at the assessment for eligibility" in body
+    # an enrolment-only log: boxes from the data, and the caption says there are no reasons
+    assert "The numbers in the boxes from randomisation on are from the analysed data set" in body
+    assert "The screening log has no follow-up rows" in body
+    assert (flow.loc[flow.stage.str.contains(": "), "arm"] == "all").all()  # no lines beneath
     svg = body[body.index("<svg") : body.index("</svg>")]
     assessed = int(log.loc[log.measure == "assessed for eligibility", "n"].iloc[0])
     excluded = int(log.loc[log.measure == "excluded", "n"].iloc[0])
@@ -230,7 +236,17 @@ def test_quartiles_are_shown_at_each_findings_visit(
 ) -> None:
     mod = analysis.modifiers
     assert mod is not None
-    findings = figures.select_findings(mod.table, exploratory_p=0.2, curves=mod.curves)
+    # the findings of the report: credible first, then by P; those with quartile estimates
+    credible = set(credible_keys(mod.credibility))
+    chosen = figures.select_findings(
+        mod.table, exploratory_p=0.2, credible=credible, curves=mod.curves
+    )
+    q = mod.quartiles
+    findings = [
+        f
+        for f in chosen
+        if ((q["modifier"] == f[0]) & (q["outcome"] == f[1]) & (q["visit"] == f[2])).any()
+    ]
     assert len({f[2] for f in findings}) > 1  # the fixture's findings are at several visits
     svg = _figure_svg(report_html, "fig-quartiles")
     desc = re.search(r"<desc[^>]*>(.*?)</desc>", svg, flags=re.DOTALL)

@@ -25,7 +25,7 @@ def test_demo_writes_report_and_prints_tables(
     primary = pd.read_csv(out / "primary.csv")
     assert {"week 18", "week 52"} <= set(primary["visit"])
     html = (out / "report.html").read_text()
-    assert "bundled example trial" in html and html.count("<svg") == 5
+    assert "bundled example trial" in html and html.count("<svg") == 7
     # the bundled trial carries (simulated) screening counts: the flow starts at eligibility
     assert ">Assessed for eligibility<" in html and "simulated screening counts" in html
     flow = pd.read_csv(out / "consort.csv")

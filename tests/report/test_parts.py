@@ -118,10 +118,78 @@ def test_consort_overall_then_arms() -> None:
     )
     svg = consort_svg(flow, ["sham", "resolve"])
     assert svg.count("<rect") == 7  # 1 overall + 3 stages x 2 arms; "missing" is a side line
-    assert "n = 276" in svg and "Missing, n = 9" in svg
+    assert "n = 276" in svg and ">Missing (n\u00a0=\u00a09): no pain " in svg
+    assert "resolve: n = 129 (Missing (n = 9): no pain &lt;week 18&gt;)" in svg  # <desc>
     assert "&lt;week 18&gt;" in svg  # escaped
     assert svg.index(">sham<") < svg.index(">resolve<")  # arm names exactly as written
     assert len(re.findall(r"marker-end", svg)) == 6
+
+
+def _boxes(svg: str) -> list[tuple[float, float, float, float, list[str]]]:
+    """Each box of a diagram as (x, y, width, height, its text lines), nbsp as spaces."""
+    rects = [
+        tuple(float(v) for v in m.groups())
+        for m in re.finditer(
+            r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"', svg
+        )
+    ]
+    texts = [
+        (float(m.group(1)), float(m.group(2)), m.group(3).replace("\u00a0", " "))
+        for m in re.finditer(r'<text x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)</text>', svg)
+    ]
+    return [
+        (x, y, w, h, [t for tx, ty, t in texts if x <= tx <= x + w and y < ty < y + h])
+        for x, y, w, h in rects
+    ]
+
+
+def test_consort_lines_beneath_a_box_and_rows_of_equal_height() -> None:
+    """A stage "<box>: <what>" is a line of that box (same arm and visit), not a new box."""
+    flow = pd.DataFrame(
+        {
+            "stage": [
+                "randomised",
+                "allocated",
+                "allocated",
+                "allocated: randomised in error",
+                "follow-up week 26",
+                "follow-up week 26",
+                "follow-up week 26: withdrawn",
+                "follow-up week 26: lost to follow-up",
+                "analysed",
+                "analysed",
+            ],
+            "arm": ["all", "A", "B", "B", "A", "B", "A", "A", "A", "B"],
+            "n": [20, 10, 10, 1, 8, 10, 1, 1, 9, 10],
+            "detail": ["", "", "", "kept in the arm (ITT)", "", "", "", "", "", ""],
+            "visit": [
+                None,
+                None,
+                None,
+                None,
+                "week 26",
+                "week 26",
+                "week 26",
+                "week 26",
+                None,
+                None,
+            ],
+        }
+    )
+    svg = consort_svg(flow, ["A", "B"])
+    boxes = _boxes(svg)
+    assert len(boxes) == 7  # randomised + 3 stages x 2 arms
+    by_title = {(b[4][1] if b[4][0] in "AB" else b[4][0], b[0]): b for b in boxes}
+    left, right = sorted({b[0] for b in boxes if b[2] < 250})
+    fu_a, fu_b = by_title[("Follow-up week 26", left)], by_title[("Follow-up week 26", right)]
+    assert fu_a[4][-2:] == ["Withdrawn (n = 1)", "Lost to follow-up (n = 1)"]
+    assert not any("(n = " in t for t in fu_b[4])
+    alloc_b = by_title[("Allocated", right)]
+    assert "Randomised in error (n = 1): kept in the arm (ITT)" in " ".join(alloc_b[4])
+    assert not any("error" in t for t in by_title[("Allocated", left)][4])
+    for stage in ("Allocated", "Follow-up week 26", "Analysed"):  # one row, one height
+        assert by_title[(stage, left)][3] == by_title[(stage, right)][3]
+    assert "Follow-up week 26, A: n = 8 (Withdrawn (n = 1); Lost to follow-up (n = 1))" in svg
 
 
 def test_consort_synthesises_randomised_total_for_per_arm_rows() -> None:

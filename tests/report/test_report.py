@@ -6,6 +6,7 @@ import json
 import re
 import sys
 from dataclasses import replace
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -200,3 +201,36 @@ def test_missing_matplotlib_is_a_clear_error(
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ResolveError, match=r"resolve\[plot\]"):
         render_html(analysis)
+
+
+def test_credibility_section_shows_iceman_items_with_evidence(
+    analysis: TrialAnalysis, report_html: str
+) -> None:
+    assert analysis.modifiers is not None
+    cred = analysis.modifiers.credibility
+    assert not cred.empty
+    section = re.search(r'<section id="credibility".*?</section>', report_html, re.DOTALL)
+    assert section is not None
+    text = section.group(0)
+    assert "judged with ICEMAN" not in report_html
+    assert "ICEMAN (Schandelmaier et al., CMAJ 2020) core items" in text
+    assert "overall rating by this project&#x27;s documented rule" in text
+    assert "ICEMAN-based overall rating (resolve rule)" in text
+    assert "Additional consideration (not an ICEMAN core item)" not in text  # fake has none
+    for k in range(1, 6):
+        assert f"{k}. " in text  # every core item in the evidence table
+    first = cred.iloc[0]
+    assert escape(str(first["item3_chance_evidence"])) in text
+    # one summary row and one group of the evidence table per finding
+    assert text.count('<tr class="group">') == len(cred)
+    # the methods name the scope and the rule's status
+    assert "ICEMAN-based overall rating, resolve rule), which is not part of ICEMAN" in report_html
+
+
+def test_credibility_section_when_nothing_is_in_scope(analysis: TrialAnalysis) -> None:
+    assert analysis.modifiers is not None
+    empty = replace(analysis.modifiers, credibility=analysis.modifiers.credibility.iloc[0:0])
+    text = render_html(replace(analysis, modifiers=empty))
+    doc = parse(text)
+    assert doc.errors == [] and "credibility" in doc.ids
+    assert "No interaction had <i>P</i> &lt; 0.1: nothing to assess." in text

@@ -7,7 +7,7 @@ Examples
 >>> result = analyze(datasets.load("resolve"))
 >>> row = result.primary.query("outcome == 'pain' and visit == 'week 18'").iloc[0]
 >>> round(float(row.estimate), 2), bool(row.p_value < 0.01)
-(-0.95, True)
+(-1.04, True)
 """
 
 from __future__ import annotations

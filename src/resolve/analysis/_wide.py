@@ -11,7 +11,7 @@ Examples
 >>> from resolve.analysis.plan import load_plan
 >>> w = wide_data(datasets.load("resolve"), load_plan())
 >>> w.n, w.arms, w.visits[-1], w.outcome("pain", "week 52").isna().sum()
-(276, ('sham', 'resolve'), 'week 52', np.int64(24))
+(276, ('sham', 'resolve'), 'week 52', np.int64(28))
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ by design, so testing them is not meaningful (CONSORT 2010, item 15, explanation
 
 :func:`screening_counts` reads the enrolment part of a screening log (the
 ``consort.csv`` of :func:`resolve.trial.export.write_export`, or the same columns
-written by hand) for the CONSORT flow.
+written by hand) for the CONSORT flow, and :func:`flow_counts` its allocation,
+follow-up and analysis rows (the export writes them; a hand-written log usually
+has none).
 
 Examples
 --------
@@ -40,8 +42,11 @@ from resolve.analysis.plan import Plan
 from resolve.errors import DataValidationError
 
 __all__ = [
+    "FLOW_COLUMNS",
+    "FLOW_MEASURES",
     "OVERALL",
     "TABLE1_COLUMNS",
+    "flow_counts",
     "screening_counts",
     "table1",
 ]
@@ -196,7 +201,7 @@ def table1(
     >>> t1 = table1(datasets.load("resolve"), load_plan(), extra=["sex"])
     >>> sex = t1[(t1.variable == "sex") & (t1.arm == "sham")]
     >>> [(r.level, int(r["count"])) for _, r in sex.iterrows()]
-    [('female', 78), ('male', 60)]
+    [('female', 66), ('male', 72)]
     """
     t = plan.trial
     names = dict(labels or {})
@@ -293,6 +298,58 @@ def table1(
 #: Rows of :func:`screening_counts` that are not exclusion categories.
 _FLOW = ("assessed for eligibility", "excluded", "randomised")
 
+#: Stages of a screening log after enrolment and the measures each may hold (the
+#: trial export's ``consort.csv``, :func:`resolve.trial.export.consort_counts`).
+FLOW_MEASURES: dict[str, tuple[str, ...]] = {
+    "allocation": ("allocated", "randomised in error"),
+    "follow-up": ("assessed", "withdrawn", "lost to follow-up", "missed visit"),
+    "analysis": ("analysed", "excluded from analysis"),
+}
+
+#: Columns of :func:`flow_counts`.
+FLOW_COLUMNS = ("stage", "arm", "visit", "measure", "reason", "n")
+
+_STAGES = ("enrolment", *FLOW_MEASURES)
+_STAGE_ALIASES = {"enrollment": "enrolment", "followup": "follow-up", "": "enrolment"}
+
+
+def _cell(value: object) -> str:
+    """A log cell as text: empty for a missing cell, ``12`` for ``12.0``."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return _level_text(value).strip()
+
+
+def _stages(frame: pd.DataFrame, source: str) -> list[str]:
+    """The normalised stage of every row (``enrolment`` without a ``stage`` column)."""
+    if "stage" not in frame.columns:
+        return ["enrolment"] * len(frame)
+    out = []
+    for pos, value in enumerate(frame["stage"]):
+        text = re.sub(r"[\s_]+", "-", _cell(value).lower())
+        text = _STAGE_ALIASES.get(text, text)
+        if text not in _STAGES:
+            raise DataValidationError(
+                f"{source}: row {pos + 1}, column 'stage' has {_cell(value)!r}; stages are "
+                f"{', '.join(_STAGES)} (an empty stage is enrolment)"
+            )
+        out.append(text)
+    return out
+
+
+def _counts(frame: pd.DataFrame, source: str) -> pd.Series:
+    """Column ``n`` as int64, or an error naming the first row that is not a whole number >= 0."""
+    n = pd.to_numeric(frame["n"], errors="coerce")
+    bad = n.isna() | (n < 0) | ~np.isclose(n.fillna(0), n.fillna(0).round())
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        value = frame["n"].iloc[pos]
+        shown = repr(value) if isinstance(value, str) else _cell(value) or "an empty cell"
+        raise DataValidationError(
+            f"{source}: column 'n' must hold whole numbers >= 0; row {pos + 1} has {shown}"
+        )
+    return n.round().astype(np.int64)
+
 
 def screening_counts(screening: pd.DataFrame, *, source: str = "screening") -> pd.DataFrame:
     """The enrolment counts of a screening log, checked and in flow order.
@@ -302,13 +359,13 @@ def screening_counts(screening: pd.DataFrame, *, source: str = "screening") -> p
     screening : pandas.DataFrame
         Columns ``measure`` and ``n``, optionally ``reason`` and ``stage``: the
         ``consort.csv`` of :func:`resolve.trial.export.write_export` (only its
-        ``stage == "enrolment"`` rows are used) or a table written by hand.
-        Measures: ``assessed for eligibility`` and ``randomised`` (required),
-        ``excluded`` (optional total; default assessed minus randomised), and any
-        exclusion categories (``not meeting inclusion criteria``, ``declined to
-        participate``, ...); a row with a ``reason`` is one reason within its
-        category (a person may have several reasons).  Zero-count categories
-        are dropped.
+        enrolment rows are used here; :func:`flow_counts` reads the others) or a
+        table written by hand.  Measures: ``assessed for eligibility`` and
+        ``randomised`` (required), ``excluded`` (optional total; default assessed
+        minus randomised), and any exclusion categories (``not meeting inclusion
+        criteria``, ``declined to participate``, ...); a row with a ``reason`` is
+        one reason within its category (a person may have several).  Zero-count
+        categories are dropped.  A row with an empty ``stage`` is an enrolment row.
     source : str
         How error messages name the table.
 
@@ -322,8 +379,9 @@ def screening_counts(screening: pd.DataFrame, *, source: str = "screening") -> p
     ------
     DataValidationError
         Missing columns or measures, counts that are not whole numbers >= 0,
-        more randomised than assessed, or an ``excluded`` total that is not
-        assessed minus randomised.
+        an unknown ``stage``, more randomised than assessed, or an ``excluded``
+        total that is not assessed minus randomised.  Rows are counted from 1
+        (row r is line r + 1 of a CSV file).
 
     Examples
     --------
@@ -337,20 +395,14 @@ def screening_counts(screening: pd.DataFrame, *, source: str = "screening") -> p
     ('randomised', '', 30)
     """
     require_columns(screening, ["measure", "n"], what=source)
-    frame = screening.copy()
-    if "stage" in frame.columns:
-        stage = frame["stage"].astype(str).str.strip().str.lower()
-        if (stage == "enrolment").any():
-            frame = frame[stage == "enrolment"]
-    frame["measure"] = frame["measure"].astype(str).str.strip()
+    stages = _stages(screening, source)
+    frame = screening.assign(n=_counts(screening, source))
+    frame = frame[[s == "enrolment" for s in stages]].copy()
+    frame["measure"] = frame["measure"].map(_cell)
     if "reason" in frame.columns:
-        frame["reason"] = frame["reason"].fillna("").astype(str).str.strip()
+        frame["reason"] = frame["reason"].map(_cell)
     else:
         frame["reason"] = ""
-    n = pd.to_numeric(frame["n"], errors="coerce")
-    if n.isna().any() or (n < 0).any() or not np.allclose(n, np.round(n)):
-        raise DataValidationError(f"{source}: column 'n' must hold whole numbers >= 0")
-    frame["n"] = n.round().astype(np.int64)
     lower = frame["measure"].str.lower()
 
     def total(measure: str) -> int | None:
@@ -387,5 +439,99 @@ def screening_counts(screening: pd.DataFrame, *, source: str = "screening") -> p
         rows += [(cat, r, int(k)) for r, k in zip(reasons["reason"], reasons["n"], strict=True)]
     rows.append(("randomised", "", randomised))
     out = pd.DataFrame(rows, columns=["measure", "reason", "n"])
+    out["n"] = out["n"].astype(np.int64)
+    return out
+
+
+def flow_counts(screening: pd.DataFrame, *, source: str = "screening") -> pd.DataFrame:
+    """The allocation, follow-up and analysis rows of a screening log, checked.
+
+    Parameters
+    ----------
+    screening : pandas.DataFrame
+        The ``consort.csv`` of :func:`resolve.trial.export.write_export`
+        (columns ``stage, arm, visit, measure, reason, n``).  Rows of stages
+        ``allocation``, ``follow-up`` and ``analysis`` are read; enrolment rows
+        are :func:`screening_counts`'s.  A log without a ``stage`` column (the
+        hand-written ``measure, reason, n`` format) has none of these rows.
+    source : str
+        How error messages name the table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`FLOW_COLUMNS` (``stage, arm, visit, measure, reason, n``),
+        the log's rows of those stages in the log's order, texts stripped, stage
+        and measure in lower case (``"follow up"`` reads as ``follow-up``); no
+        rows when the log has none.  Measures per stage: :data:`FLOW_MEASURES`
+        (follow-up measures are mutually exclusive per arm and visit; an
+        ``excluded from analysis`` row names its reason).  Whether arms and
+        visits match the data is :func:`resolve.analysis.descriptive.consort`'s
+        concern.
+
+    Raises
+    ------
+    DataValidationError
+        A row with an unknown stage or a measure its stage does not have, no
+        ``arm`` (or ``all``), a follow-up row with no ``visit``, a count that is
+        not a whole number >= 0, or two rows with the same stage, arm, visit,
+        measure and reason.  The message names the row (counted from 1: row r is
+        line r + 1 of a CSV file), the column and the value.
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({
+    ...     "stage": ["enrolment", "enrolment", "allocation", "follow-up", "follow-up"],
+    ...     "arm": ["all", "all", "sham", "sham", "sham"],
+    ...     "visit": ["", "", "", "week 12", "week 12"],
+    ...     "measure": ["assessed for eligibility", "randomised", "allocated", "assessed",
+    ...                 "withdrawn"],
+    ...     "reason": "", "n": [12, 10, 10, 9, 1]})
+    >>> for row in flow_counts(log).itertuples(index=False):
+    ...     print(f"{row.stage} | {row.arm} | {row.visit} | {row.measure} | {row.n}")
+    allocation | sham |  | allocated | 10
+    follow-up | sham | week 12 | assessed | 9
+    follow-up | sham | week 12 | withdrawn | 1
+    """
+    require_columns(screening, ["measure", "n"], what=source)
+    stages = _stages(screening, source)
+    counts = _counts(screening, source)
+
+    def column(name: str) -> list[str]:
+        if name not in screening.columns:
+            return [""] * len(screening)
+        return [_cell(v) for v in screening[name]]
+
+    arms, visits, reasons = column("arm"), column("visit"), column("reason")
+    measures = [m.lower() for m in column("measure")]
+    rows: list[tuple[str, str, str, str, str, int]] = []
+    first: dict[tuple[str, str, str, str, str], int] = {}
+    for pos, stage in enumerate(stages):
+        if stage == "enrolment":
+            continue
+        arm, visit, measure, reason = arms[pos], visits[pos], measures[pos], reasons[pos]
+        where = f"{source}: row {pos + 1}"
+        if measure not in FLOW_MEASURES[stage]:
+            raise DataValidationError(
+                f"{where}, column 'measure' has {column('measure')[pos]!r}; a {stage} row's "
+                f"measure is one of {', '.join(FLOW_MEASURES[stage])}"
+            )
+        if not arm or arm.lower() == "all":
+            raise DataValidationError(
+                f"{where}, column 'arm' has {arm!r}; a {stage} row needs the arm it counts"
+            )
+        if stage == "follow-up" and not visit:
+            raise DataValidationError(
+                f"{where}, column 'visit' is empty; a follow-up row needs the visit it counts"
+            )
+        key = (stage, arm, visit, measure, reason)
+        if key in first:
+            raise DataValidationError(
+                f"{where} repeats row {first[key] + 1} (stage {stage!r}, arm {arm!r}, "
+                f"visit {visit!r}, measure {measure!r}, reason {reason!r})"
+            )
+        first[key] = pos
+        rows.append((stage, arm, visit, measure, reason, int(counts.iloc[pos])))
+    out = pd.DataFrame(rows, columns=list(FLOW_COLUMNS))
     out["n"] = out["n"].astype(np.int64)
     return out

@@ -21,7 +21,7 @@ Examples
 >>> res = analyse_modifiers(datasets.load("resolve"), load_plan())
 >>> row = res.table.query("modifier == 'frebaq' and outcome == 'pain' and visit == 'week 52'")
 >>> round(float(row.estimate.iloc[0]), 3), bool(row.in_family.iloc[0])
-(0.155, True)
+(0.186, True)
 """
 
 from __future__ import annotations
@@ -262,7 +262,7 @@ def analyse_modifiers(
         (outcomes, visits, family_visits, adjust_for_baseline, multiplicity,
         exploratory_p, spline_knots), ``analysis.covariates`` and ``conf_level``.
     credibility : bool, default True
-        Also run the ICEMAN-style credibility assessment
+        Also run the credibility assessment (ICEMAN core items, ICEMAN-based overall rating)
         (:func:`resolve.analysis.credibility.assess_credibility`).
 
     Returns

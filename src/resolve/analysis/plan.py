@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,11 +25,13 @@ from typing import Annotated, Any, Literal, Self
 import pandas as pd
 from pydantic import (
     Field,
+    GetCoreSchemaHandler,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
+from pydantic_core import core_schema
 
 from resolve._schema import (
     SchemaError,
@@ -46,6 +49,7 @@ from resolve.stats.mmrm.spec import COVARIANCES, DF_METHODS
 
 __all__ = [
     "AnalysisSettings",
+    "BenefitSettings",
     "EffectModificationSettings",
     "ModifierSpec",
     "OutcomeSpec",
@@ -102,7 +106,13 @@ class OutcomeSpec:
 
 @dataclass(frozen=True)
 class ModifierSpec:
-    """A candidate baseline effect modifier."""
+    """A candidate baseline effect modifier.
+
+    ``hypothesis_source``, ``hypothesis_date`` and ``hypothesis_timing`` record where
+    and when the hypothesised ``direction`` was written down; ``prior_evidence`` and
+    ``prior_evidence_answer`` record a reviewer's reading of the evidence from other
+    studies. They answer ICEMAN items 1 and 2 (:mod:`resolve.analysis.credibility`).
+    """
 
     name: str
     column: str
@@ -110,6 +120,19 @@ class ModifierSpec:
     type: Literal["continuous", "binary"] = "continuous"
     unit: str = "unit"
     direction: Literal["+", "-"] = "+"
+    #: Where the hypothesised direction is recorded (protocol, paper, this plan...).
+    hypothesis_source: str | None = None
+    #: ISO date (``YYYY-MM-DD``) of that record.
+    hypothesis_date: str | None = None
+    #: The plan's own statement of whether the direction was hypothesised before the
+    #: outcome data were seen; used when the dates cannot decide.
+    hypothesis_timing: Literal["a priori", "post hoc"] | None = None
+    #: Evidence from other studies about this modification (citation and summary).
+    prior_evidence: str | None = None
+    #: A reviewer's answer to ICEMAN item 2 given ``prior_evidence``.
+    prior_evidence_answer: (
+        Literal["definitely yes", "probably yes", "probably no", "definitely no"] | None
+    ) = None
 
 
 @dataclass(frozen=True)
@@ -132,11 +155,15 @@ class ResponderSpec:
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    """Primary and sensitivity models, df method, covariates, missing data."""
+    """Primary, sensitivity and recommended models, df method, covariates, missing data."""
 
     conf_level: float = 0.95
     primary: str = "lmm_random_intercept"
     sensitivity: tuple[str, ...] = ("mmrm_baseline_adjusted",)
+    #: The analysis the plan recommends for inference: the primary model or one of the
+    #: sensitivity models; ``None`` = the primary model.  The report shows it beside the
+    #: primary model where the two disagree.
+    recommended: str | None = None
     sensitivity_cov: str = "us"
     df: str = "satterthwaite"
     covariates: tuple[str, ...] = ()
@@ -162,6 +189,24 @@ class EffectModificationSettings:
     multiplicity: tuple[str, ...] = ("holm", "bh")
     exploratory_p: float = 0.2
     spline_knots: int = 3
+    #: Findings with interaction P below this are assessed with ICEMAN (its scope: P < 0.1).
+    credibility_scope_p: float = 0.1
+    #: ISO date from which the trial's outcome data could have been seen; a modifier's
+    #: ``hypothesis_date`` before it counts as a priori.
+    outcome_data_date: str | None = None
+
+
+@dataclass(frozen=True)
+class BenefitSettings:
+    """The who-benefits analysis (:mod:`resolve.analysis.benefit`; exploratory)."""
+
+    enabled: bool = True
+    outcomes: tuple[str, ...] = ()
+    visits: tuple[str, ...] = ()
+    folds: int = 10
+    seed: int = 2020
+    groups: int = 4
+    rule: Literal["one_se", "min"] = "one_se"
 
 
 @dataclass(frozen=True)
@@ -176,6 +221,7 @@ class Plan:
     responders: tuple[ResponderSpec, ...] = ()
     source: str = "<default>"
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    benefit: BenefitSettings = field(default_factory=BenefitSettings)
 
     def outcome(self, name: str) -> OutcomeSpec:
         for o in self.outcomes:
@@ -204,13 +250,44 @@ class Plan:
 # the nearest valid key, types are strict, and every rule names the table and key.
 # docs/analysis-plan.md is generated from these models (field descriptions included).
 
-#: Models that :mod:`resolve.analysis.primary` can fit (``primary`` and ``sensitivity``).
-_MODELS = Literal["lmm_random_intercept", "mmrm_baseline_adjusted"]
+#: Models that :mod:`resolve.analysis.primary` can fit (``primary``, ``sensitivity`` and
+#: ``recommended``).
+_MODELS = Literal["lmm_random_intercept", "mmrm_unstructured_all_visits", "mmrm_baseline_adjusted"]
 _Names = Annotated[list[Text], Unique()]
 _Number = Annotated[float, between()]
 #: Covariance structures of the sensitivity MMRM: the engine's, but the spatial ones
 #: (``sp_*``), which need coordinate columns a plan cannot name.
 _COVARIANCES = tuple(c for c in COVARIANCES if not c.startswith("sp_"))
+
+
+class _IsoDate:
+    """Annotated metadata for ``str``: a calendar date ``YYYY-MM-DD`` (a TOML date is
+    accepted and kept as its ISO text)."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def check(value: Any, inner: core_schema.ValidatorFunctionWrapHandler) -> Any:
+            if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+                value = value.isoformat()
+            if isinstance(value, str):
+                try:
+                    ok = len(value) == 10 and datetime.date.fromisoformat(value) is not None
+                except ValueError:
+                    ok = False
+                if not ok:
+                    raise SchemaError(f"must be a date YYYY-MM-DD; got {value!r}")
+            else:
+                raise SchemaError(f"must be a date YYYY-MM-DD; got {value!r}")
+            return inner(value)
+
+        return core_schema.no_info_wrap_validator_function(check, handler(source))
+
+
+#: An ISO calendar date, ``"2015-11-27"`` (or the TOML date ``2015-11-27``).
+_Date = Annotated[str, _IsoDate()]
+#: ICEMAN's four answer options.
+_Answer = Literal["definitely yes", "probably yes", "probably no", "definitely no"]
 
 
 def _followup(trial: _TrialTable) -> list[str]:
@@ -355,10 +432,51 @@ class _ModifierTable(Table):
     )
     direction: Literal["+", "-"] = Field(
         default="+",
-        description="Pre-specified sign of the arm x modifier interaction on an outcome where "
+        description="Hypothesised sign of the arm x modifier interaction on an outcome where "
         'higher is worse: `"+"` = higher modifier, less benefit. Leave out when no direction '
-        "was pre-specified (credibility rating).",
+        "was hypothesised (ICEMAN item 1 is then answered probably no).",
     )
+    hypothesis_source: Text | None = Field(
+        default=None,
+        description="Where the hypothesised `direction` is recorded, e.g. "
+        '`"trial protocol v2, section 9"` or `"this plan, written after the results"`. '
+        "Without it ICEMAN item 1 (direction hypothesised a priori?) cannot be answered yes.",
+    )
+    hypothesis_date: _Date | None = Field(
+        default=None,
+        description='Date of that record, `"YYYY-MM-DD"`. Before `[effect_modification] '
+        "outcome_data_date`: a priori (item 1 definitely yes); on or after it: post hoc "
+        "(definitely no). Needs `hypothesis_source`.",
+    )
+    hypothesis_timing: Literal["a priori", "post hoc"] | None = Field(
+        default=None,
+        description='What the source says when the dates cannot decide: `"a priori"` '
+        '(item 1 probably yes: stated, not time-stamped) or `"post hoc"` (definitely no). '
+        "Needs `hypothesis_source`; the dates win when both are given.",
+    )
+    prior_evidence: Text | None = Field(
+        default=None,
+        description="Evidence from other studies (not this trial's data) about this "
+        "modification: citation and finding. Shown with ICEMAN item 2.",
+    )
+    prior_evidence_answer: _Answer | None = Field(
+        default=None,
+        description="A reviewer's answer to ICEMAN item 2 (is the modification supported by "
+        "prior evidence?) from `prior_evidence`, which it needs. Without it item 2 is "
+        '"not answered".',
+    )
+
+    @model_validator(mode="after")
+    def _needs_source(self) -> Self:
+        for key in ("hypothesis_date", "hypothesis_timing"):
+            if getattr(self, key) is not None and self.hypothesis_source is None:
+                raise SchemaError(f"give 'hypothesis_source' with '{key}'", key)
+        if self.prior_evidence_answer is not None and self.prior_evidence is None:
+            raise SchemaError(
+                "give 'prior_evidence' (the evidence) with 'prior_evidence_answer'",
+                "prior_evidence_answer",
+            )
+        return self
 
 
 class _ResponderTable(Table):
@@ -404,6 +522,14 @@ class _AnalysisTable(Table):
     sensitivity: Annotated[list[_MODELS], Unique()] = Field(
         default=["mmrm_baseline_adjusted"], description="Sensitivity models."
     )
+    recommended: _MODELS | None = Field(
+        default=None,
+        description="The analysis recommended for inference, with measured operating "
+        "characteristics (docs/operating-characteristics.md): `primary` or one of "
+        "`sensitivity`. Where it and the primary model disagree (significance, estimate by "
+        "more than 0.25 SE, or SE by more than 5%) the report shows both.",
+        json_schema_extra=show_default("the primary model"),
+    )
     sensitivity_cov: Text = Field(
         default="us",
         description="Covariance structure of the MMRM sensitivity model, one of "
@@ -440,6 +566,20 @@ class _AnalysisTable(Table):
         if value not in allowed:
             raise SchemaError(f"must be one of {', '.join(allowed)}; got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _recommended_is_fitted(self) -> Self:
+        if self.recommended is not None and self.recommended not in (
+            self.primary,
+            *self.sensitivity,
+        ):
+            raise SchemaError(
+                f"{self.recommended!r} is neither the primary model ({self.primary}) nor a "
+                f"sensitivity model ({_listing(self.sensitivity)}); list it there so it is "
+                "fitted",
+                "recommended",
+            )
+        return self
 
     @model_validator(mode="after")
     def _levels(self) -> Self:
@@ -494,6 +634,54 @@ class _EffectModificationTable(Table):
     spline_knots: Annotated[int, between(3, 7)] = Field(
         default=3, description="Knots of the restricted cubic spline check of non-linearity."
     )
+    credibility_scope_p: Annotated[float, between(0, 1, low_open=True)] = Field(
+        default=0.1,
+        description="Findings with interaction p below this are assessed with ICEMAN (its "
+        "scope is a suggested effect modification, interaction p < 0.1); independent of "
+        "`exploratory_p`.",
+    )
+    outcome_data_date: _Date | None = Field(
+        default=None,
+        description='Date from which the outcome data could have been seen, `"YYYY-MM-DD"` '
+        "(end of follow-up, unblinding or first report: the earliest documented). A "
+        "modifier's `hypothesis_date` is compared with it.",
+    )
+
+
+class _BenefitTable(Table):
+    enabled: bool = Field(
+        default=True,
+        description="Run the exploratory who-benefits analysis (risk-based groups, ridge-"
+        "penalised effect model, calibration and c-for-benefit); needs `[[modifiers]]`.",
+    )
+    outcomes: _Names | None = Field(
+        default=None,
+        description="Outcomes analysed; `[[outcomes]]` names.",
+        json_schema_extra=show_default("`[effect_modification] outcomes`"),
+    )
+    visits: _Names | None = Field(
+        default=None,
+        description="Follow-up visits analysed (those present in the data are).",
+        json_schema_extra=show_default("`[effect_modification] family_visits`"),
+    )
+    folds: Annotated[int, between(2, 50)] = Field(
+        default=10,
+        description="K of the K-fold cross-validation that tunes the ridge penalty and "
+        "gives the out-of-fold predictions (folds stratified by arm).",
+    )
+    seed: Annotated[int, between(0)] = Field(
+        default=2020, description="Random seed of the folds and of the c-for-benefit matching."
+    )
+    groups: Annotated[int, between(2, 10)] = Field(
+        default=4,
+        description="Equal-sized groups (by rank) of predicted prognosis and of predicted "
+        "benefit (4 = quarters).",
+    )
+    rule: Literal["one_se", "min"] = Field(
+        default="one_se",
+        description='Penalty choice: `"one_se"` = the largest penalty within one SE of the '
+        'fold-wise difference from the CV minimum; `"min"` = the CV minimum.',
+    )
 
 
 class _PlanFile(Table):
@@ -503,6 +691,27 @@ class _PlanFile(Table):
     analysis: _AnalysisTable = _AnalysisTable()
     effect_modification: _EffectModificationTable = _EffectModificationTable()
     modifiers: list[_ModifierTable] = Field(default_factory=list)
+    benefit: _BenefitTable = _BenefitTable()
+
+    @model_validator(mode="after")
+    def _benefit_refs(self) -> Self:
+        names = [o.name for o in self.outcomes]
+        followup = _followup(self.trial)
+        for o in self.benefit.outcomes or ():
+            if o not in names:
+                raise SchemaError(
+                    f"outcome {o!r} is not one of the plan's outcomes ({_listing(names)})",
+                    "benefit",
+                    "outcomes",
+                )
+        for v in self.benefit.visits or ():
+            if v not in followup:
+                raise SchemaError(
+                    f"visit {v!r} is not a follow-up visit of the plan ({_listing(followup)})",
+                    "benefit",
+                    "visits",
+                )
+        return self
 
     @model_validator(mode="after")
     def _cross_table(self) -> Self:
@@ -632,6 +841,7 @@ def _build(f: _PlanFile, raw: Mapping[str, Any], source: str) -> Plan:
         conf_level=a.conf_level,
         primary=a.primary,
         sensitivity=tuple(a.sensitivity),
+        recommended=a.recommended,
         sensitivity_cov=a.sensitivity_cov,
         df=a.df,
         covariates=tuple(a.covariates),
@@ -657,6 +867,8 @@ def _build(f: _PlanFile, raw: Mapping[str, Any], source: str) -> Plan:
         multiplicity=tuple(e.multiplicity),
         exploratory_p=e.exploratory_p,
         spline_knots=e.spline_knots,
+        credibility_scope_p=e.credibility_scope_p,
+        outcome_data_date=e.outcome_data_date,
     )
     modifiers = tuple(
         ModifierSpec(
@@ -666,6 +878,11 @@ def _build(f: _PlanFile, raw: Mapping[str, Any], source: str) -> Plan:
             type=m.type,
             unit=m.unit,
             direction=m.direction,
+            hypothesis_source=m.hypothesis_source,
+            hypothesis_date=m.hypothesis_date,
+            hypothesis_timing=m.hypothesis_timing,
+            prior_evidence=m.prior_evidence,
+            prior_evidence_answer=m.prior_evidence_answer,
         )
         for m in f.modifiers
     )
@@ -680,7 +897,17 @@ def _build(f: _PlanFile, raw: Mapping[str, Any], source: str) -> Plan:
         )
         for r in f.responders
     )
-    return Plan(trial, outcomes, analysis, em, modifiers, responders, source, raw)
+    bf = f.benefit
+    benefit = BenefitSettings(
+        enabled=bf.enabled,
+        outcomes=tuple(bf.outcomes) if bf.outcomes is not None else em.outcomes,
+        visits=tuple(bf.visits) if bf.visits is not None else em.family_visits,
+        folds=bf.folds,
+        seed=bf.seed,
+        groups=bf.groups,
+        rule=bf.rule,
+    )
+    return Plan(trial, outcomes, analysis, em, modifiers, responders, source, raw, benefit)
 
 
 def parse_plan(text: str, source: str = "plan") -> Plan:
@@ -808,11 +1035,14 @@ _INTROS = {
     "[[outcomes]]": "One table per outcome measured at every visit; at least one.",
     "[[responders]]": "Responder definitions (optional): improvement from baseline of at "
     "least `percent` % or `points`, in the direction of benefit.",
-    "[analysis]": "Primary and sensitivity models, covariates, missing data (optional "
-    "table; every key has a default).",
+    "[analysis]": "Primary, sensitivity and recommended models, covariates, missing data "
+    "(optional table; every key has a default).",
     "[analysis.multiple_imputation]": "Usually written inline: "
     "`multiple_imputation = { m = 20, seed = 2022, enabled = false }`.",
     "[effect_modification]": "Which effect-modification analyses to run and how to adjust "
     "them (optional table).",
     "[[modifiers]]": "Candidate baseline effect modifiers (optional), one table each.",
+    "[benefit]": "Who benefits (optional table; exploratory): risk-based groups, a ridge-"
+    "penalised effect model tuned by cross-validation, calibration and c-for-benefit "
+    "(docs/effect-modification.md).",
 }

@@ -1,7 +1,7 @@
 """Between-arm differences at each follow-up visit: the primary and sensitivity models.
 
-Two models are available, named as in the plan (``[analysis] primary`` and
-``sensitivity``):
+Three models are available, named as in the plan (``[analysis] primary``,
+``sensitivity`` and ``recommended``):
 
 ``"lmm_random_intercept"`` (the RESOLVE SAP; spec ``resolve-trial.md`` section 6.3, variant A)
     ``outcome ~ covariates + arm * visit`` with a random intercept per participant
@@ -9,13 +9,22 @@ Two models are available, named as in the plan (``[analysis] primary`` and
     by REML on **every** visit: the baseline value is part of the outcome vector and
     the arm main effect is free (unconstrained baseline).  The difference at visit
     *t* is the arm main effect plus the arm-by-visit interaction at *t*.
+``"mmrm_unstructured_all_visits"`` (recommended; robust alternative to the SAP model)
+    The same mean model and data as ``"lmm_random_intercept"`` (every visit, baseline in
+    the outcome vector, free arm main effect, so the same estimand) with an
+    **unstructured** visit covariance (a variance per visit and a correlation per pair of
+    visits; SAS ``REPEATED / TYPE=UN``, nlme ``gls`` with ``corSymm`` + ``varIdent``),
+    REML.  It does not assume equal variances across visits or equal correlations
+    between them, which the random-intercept model does; in simulated RESOLVE-like
+    trials it holds the nominal type-I error and coverage at every visit where the
+    random-intercept model does not at 52 weeks (``docs/operating-characteristics.md``).
 ``"mmrm_baseline_adjusted"`` (sensitivity)
     ``outcome ~ outcome_baseline + covariates + arm * visit`` on the follow-up visits
     only, with the plan's ``sensitivity_cov`` residual covariance (``"us"``,
     unstructured, by default): an MMRM in the sense of SAS PROC MIXED ``REPEATED`` /
     R ``mmrm``.
 
-Both give, per outcome, per follow-up visit and per contrast, the difference with its
+Each gives, per outcome, per follow-up visit and per contrast, the difference with its
 standard error, degrees of freedom (``plan.analysis.df``, Satterthwaite by default),
 confidence interval and two-sided p-value, from the LS-means differences of the fitted
 model.  The contrasts (:func:`contrast_pairs`) are every non-reference arm minus the
@@ -23,7 +32,7 @@ reference arm, then the plan's ``trial.extra_contrasts`` (arm minus comparator, 
 same fit), each labelled ``"<arm> - <comparator>"`` in the ``contrast`` column — also in
 a two-arm trial (``"resolve - sham"``).
 
-Covariates (``plan.analysis.covariates``) enter both models: numeric ones as numbers,
+Covariates (``plan.analysis.covariates``) enter every model: numeric ones as numbers,
 categorical ones (text values or declared ``covariate_levels``) as factors with the
 reference level of :func:`resolve.analysis.validate.covariate_factors`.  Column names
 come from the plan; inside the model they are replaced by fixed formula-safe names, so a
@@ -38,7 +47,7 @@ Examples
 >>> table = primary_analysis(datasets.load("resolve"), plan)
 >>> row = table[(table.outcome == "pain") & (table.visit == "week 18")].iloc[0]
 >>> row.contrast, round(float(row.estimate), 2), bool(row.p_value < 0.01)
-('resolve - sham', -0.95, True)
+('resolve - sham', -1.04, True)
 """
 
 from __future__ import annotations
@@ -55,12 +64,17 @@ from resolve.stats.mmrm import mmrm
 
 __all__ = [
     "COLUMNS",
+    "COMPARISON_COLUMNS",
+    "DISAGREEMENT_ESTIMATE_SE",
+    "DISAGREEMENT_SE_RATIO",
     "MODELS",
     "arm_levels",
     "between_arm_differences",
+    "compare_models",
     "contrast_label",
     "contrast_pairs",
     "primary_analysis",
+    "recommended_rows",
     "sensitivity_analysis",
 ]
 
@@ -262,23 +276,34 @@ def _fit_differences(
     return rows.loc[:, list(COLUMNS)].reset_index(drop=True)
 
 
-def _lmm_random_intercept(data: pd.DataFrame, plan: Plan, outcome: str) -> pd.DataFrame:
+def _all_visits(
+    data: pd.DataFrame, plan: Plan, outcome: str, *, model: str, cov: str
+) -> pd.DataFrame:
+    """``outcome ~ covariates + arm * visit`` on every visit, baseline in the outcome vector."""
     t = plan.trial
     frame, covs = _model_frame(data, plan, plan.outcome(outcome).column)
     if not frame.loc[frame[_VISIT] == t.baseline_visit, _Y].notna().any():
         raise DataValidationError(
             f"{outcome}: no {outcome!r} values at the baseline visit {t.baseline_visit!r}; "
-            "the random-intercept model needs the baseline in the outcome vector"
+            f"the model {model!r} needs the baseline in the outcome vector"
         )
     return _fit_differences(
         frame,
         plan,
         outcome=outcome,
-        model="lmm_random_intercept",
+        model=model,
         formula_terms=covs,
-        cov="ri",
+        cov=cov,
         visits=list(t.visits),
     )
+
+
+def _lmm_random_intercept(data: pd.DataFrame, plan: Plan, outcome: str) -> pd.DataFrame:
+    return _all_visits(data, plan, outcome, model="lmm_random_intercept", cov="ri")
+
+
+def _mmrm_unstructured_all_visits(data: pd.DataFrame, plan: Plan, outcome: str) -> pd.DataFrame:
+    return _all_visits(data, plan, outcome, model="mmrm_unstructured_all_visits", cov="us")
 
 
 def _mmrm_baseline_adjusted(data: pd.DataFrame, plan: Plan, outcome: str) -> pd.DataFrame:
@@ -303,6 +328,7 @@ _Fitter = Callable[[pd.DataFrame, Plan, str], pd.DataFrame]
 #: The models this module fits, by the name a plan uses.
 MODELS: dict[str, _Fitter] = {
     "lmm_random_intercept": _lmm_random_intercept,
+    "mmrm_unstructured_all_visits": _mmrm_unstructured_all_visits,
     "mmrm_baseline_adjusted": _mmrm_baseline_adjusted,
 }
 
@@ -326,7 +352,7 @@ def between_arm_differences(
     plan : Plan
         The analysis plan (arms, reference arm, visits, outcomes, covariates, df
         method, confidence level, sensitivity covariance).
-    model : {"lmm_random_intercept", "mmrm_baseline_adjusted"}
+    model : {"lmm_random_intercept", "mmrm_unstructured_all_visits", "mmrm_baseline_adjusted"}
         See the module docstring.
     validated : bool
         True when ``data`` has already passed :meth:`Plan.validate_data` (skips it).
@@ -358,8 +384,11 @@ def between_arm_differences(
     baseline value is left out.  Visits of the plan without any outcome data are
     left out of the model.  The random-intercept model equals R
     ``lmerTest::lmer(y ~ arm * visit + (1 | id))`` with
-    ``pairs(emmeans(fit, ~ arm | visit), reverse = TRUE)`` (checked against R to
-    1e-4 in ``tests/analysis/test_primary.py``).
+    ``pairs(emmeans(fit, ~ arm | visit), reverse = TRUE)``; the unstructured
+    all-visits model equals ``nlme::gls(y ~ arm * visit, correlation = corSymm(),
+    weights = varIdent(~ 1 | visit))`` (REML) with Satterthwaite df computed from
+    their definition (both checked against R to 1e-4 in
+    ``tests/analysis/test_primary.py``).
 
     Examples
     --------
@@ -416,7 +445,7 @@ def sensitivity_analysis(
     >>> from resolve.analysis import load_plan
     >>> res = sensitivity_analysis(datasets.load("resolve"), load_plan())
     >>> res.model.unique().tolist()
-    ['mmrm_baseline_adjusted']
+    ['mmrm_unstructured_all_visits', 'mmrm_baseline_adjusted']
     """
     unknown = [m for m in plan.analysis.sensitivity if m not in MODELS]
     if unknown:
@@ -432,3 +461,127 @@ def sensitivity_analysis(
     ]
     tables = [t for t in tables if len(t)]
     return pd.concat(tables, ignore_index=True) if tables else _empty()
+
+
+# ----------------------------------------------------------------------------- comparison
+#: Estimates of two models disagree when they differ by more than this many standard
+#: errors of the second (recommended) model.  In simulated RESOLVE-like trials the SAP and
+#: the unstructured model differ by less than 0.12 SE in 99% of trials (the same estimand,
+#: so only missing-data patterns separate them); 0.25 SE is beyond that and moves a t
+#: statistic by a quarter.
+DISAGREEMENT_ESTIMATE_SE = 0.25
+#: Standard errors of two models disagree when the larger exceeds the smaller by more
+#: than this fraction: if one is right, the other's nominal 5% test has a type-I error
+#: outside about 4-6% (a standard error 5% too small gives 6.3%, 5% too large 4.0%).
+DISAGREEMENT_SE_RATIO = 0.05
+
+#: Columns of :func:`compare_models`.
+COMPARISON_COLUMNS = (
+    "outcome",
+    "visit",
+    "contrast",
+    "model",
+    "estimate",
+    "std_error",
+    "conf_low",
+    "conf_high",
+    "p_value",
+    "other_model",
+    "other_estimate",
+    "other_std_error",
+    "other_conf_low",
+    "other_conf_high",
+    "other_p_value",
+    "significance_differs",
+    "estimate_differs",
+    "std_error_differs",
+    "disagree",
+)
+
+
+def compare_models(
+    first: pd.DataFrame,
+    other: pd.DataFrame,
+    *,
+    conf_level: float,
+    estimate_se: float = DISAGREEMENT_ESTIMATE_SE,
+    se_ratio: float = DISAGREEMENT_SE_RATIO,
+) -> pd.DataFrame:
+    """Two models' differences side by side, and whether they disagree.
+
+    Parameters
+    ----------
+    first, other : pandas.DataFrame
+        Tables of :func:`between_arm_differences` for one model each (e.g. the
+        SAP primary model and the plan's recommended model).
+    conf_level : float
+        The plan's confidence level; significance is ``p_value < 1 - conf_level``.
+    estimate_se : float
+        Estimates disagree when ``|estimate - other_estimate| > estimate_se *
+        other_std_error`` (default :data:`DISAGREEMENT_ESTIMATE_SE`).
+    se_ratio : float
+        Standard errors disagree when the larger exceeds the smaller by more than
+        this fraction (default :data:`DISAGREEMENT_SE_RATIO`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per outcome, visit and contrast present in both tables (in the
+        order of ``first``), columns :data:`COMPARISON_COLUMNS`: the first model's
+        ``estimate, std_error, conf_low, conf_high, p_value``, the other's with an
+        ``other_`` prefix, and the flags ``significance_differs`` (one P value below
+        ``1 - conf_level`` and the other not), ``estimate_differs``,
+        ``std_error_differs`` and ``disagree`` (any of the three).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"outcome": ["pain"] * 2, "visit": ["week 18", "week 52"],
+    ...     "contrast": ["b - a"] * 2, "model": ["m1"] * 2, "estimate": [-1.0, -0.5],
+    ...     "std_error": [0.27, 0.25], "conf_low": [-1.5, -0.99], "conf_high": [-0.5, -0.01],
+    ...     "p_value": [0.0003, 0.046]})
+    >>> b = a.assign(model="m2", std_error=[0.27, 0.29], conf_low=[-1.5, -1.07],
+    ...              conf_high=[-0.5, 0.07], p_value=[0.0003, 0.085])
+    >>> out = compare_models(a, b, conf_level=0.95)
+    >>> out[["visit", "significance_differs", "std_error_differs", "disagree"]].to_numpy().tolist()
+    [['week 18', False, False, False], ['week 52', True, True, True]]
+    """
+    keys = ["outcome", "visit", "contrast"]
+    stats_ = ["model", "estimate", "std_error", "conf_low", "conf_high", "p_value"]
+    right = other.loc[:, keys + stats_].rename(columns={c: f"other_{c}" for c in stats_})
+    out = first.loc[:, keys + stats_].merge(right, on=keys, how="inner", sort=False)
+    alpha = 1.0 - conf_level
+    p1 = out["p_value"].to_numpy(dtype=float)
+    p2 = out["other_p_value"].to_numpy(dtype=float)
+    se1 = out["std_error"].to_numpy(dtype=float)
+    se2 = out["other_std_error"].to_numpy(dtype=float)
+    diff = np.abs(out["estimate"].to_numpy(dtype=float) - out["other_estimate"].to_numpy(float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["significance_differs"] = (p1 < alpha) != (p2 < alpha)
+        out["estimate_differs"] = diff > estimate_se * se2
+        out["std_error_differs"] = np.maximum(se1, se2) / np.minimum(se1, se2) - 1.0 > se_ratio
+    out["disagree"] = out[["significance_differs", "estimate_differs", "std_error_differs"]].any(
+        axis=1
+    )
+    return out.loc[:, list(COMPARISON_COLUMNS)].reset_index(drop=True)
+
+
+def recommended_rows(plan: Plan, sensitivity: pd.DataFrame) -> pd.DataFrame | None:
+    """The recommended model's rows (``plan.analysis.recommended``), or None.
+
+    None when the plan names no recommended model, names the primary model
+    itself, or its rows are not in ``sensitivity``.
+
+    Examples
+    --------
+    >>> from resolve import datasets
+    >>> from resolve.analysis import load_plan
+    >>> plan = load_plan()
+    >>> rows = recommended_rows(plan, sensitivity_analysis(datasets.load("resolve"), plan))
+    >>> rows.model.unique().tolist()
+    ['mmrm_unstructured_all_visits']
+    """
+    name = plan.analysis.recommended
+    if name is None or name == plan.analysis.primary or "model" not in sensitivity.columns:
+        return None
+    rows = sensitivity[sensitivity["model"] == name]
+    return rows.reset_index(drop=True) if len(rows) else None

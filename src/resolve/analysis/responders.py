@@ -38,7 +38,7 @@ Examples
 >>> res = responder_analysis(datasets.load("resolve"), load_plan())
 >>> row = res[(res.responder == "pain_30") & (res.visit == "week 18")].iloc[0]
 >>> row.contrast, int(row.n_arm), int(row.responders_arm), row.analysis
-('resolve - sham', 127, 83, 'observed cases')
+('resolve - sham', 132, 94, 'observed cases')
 >>> [round(v, 4) for v in wilson_interval(7, 20)]
 [0.1812, 0.5671]
 """

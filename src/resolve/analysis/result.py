@@ -35,6 +35,10 @@ visits are named as in the plan (``"week 18"``). Columns:
 ``TrialAnalysis.plain_summary``
     Plain-language sentences generated from the numbers
     (:func:`resolve.analysis.summary.plain_summary`).
+``TrialAnalysis.benefit``
+    Who benefits (exploratory): ``risk_groups``, ``risk_tests``, ``models``,
+    ``calibration``, ``coefficients``, ``individual`` (see
+    :class:`resolve.analysis.benefit.BenefitAnalysis`); None when not run.
 ``ModifierAnalysis.table``
     modifier, label, type, unit, outcome, visit, n, estimate, std_error, conf_low,
     conf_high, p_value, sd, estimate_per_sd, conf_low_per_sd, conf_high_per_sd,
@@ -47,18 +51,23 @@ visits are named as in the plan (``"week 18"``). Columns:
 ``ModifierAnalysis.global_tests``
     outcome, visit, statistic, df_num, df_den, p_value.
 ``ModifierAnalysis.credibility``
-    modifier, outcome, visit, then one column per ICEMAN-style item and ``credibility``.
+    modifier, outcome, visit, then ICEMAN's core items with their evidence, extra
+    considerations and ``credibility`` (the ICEMAN-based overall rating, resolve rule;
+    :mod:`resolve.analysis.credibility`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from resolve._results import Result, jsonable
 from resolve.analysis.plan import Plan
+
+if TYPE_CHECKING:
+    from resolve.analysis.benefit import BenefitAnalysis
 
 __all__ = ["ModifierAnalysis", "TrialAnalysis"]
 
@@ -114,6 +123,8 @@ class TrialAnalysis(Result):
     #: Plain-language sentences (``summary`` is the :class:`Result` text method).
     plain_summary: tuple[str, ...] = field(default=())
     screening: pd.DataFrame | None = None
+    #: Who benefits (exploratory; :mod:`resolve.analysis.benefit`); None when not run.
+    benefit: BenefitAnalysis | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.primary.copy()
@@ -136,6 +147,7 @@ class TrialAnalysis(Result):
                 "plain_summary": list(self.plain_summary),
                 "screening": self.screening,
                 "levels": self.levels,
+                "benefit": None if self.benefit is None else self.benefit.to_dict(),
             }
         )
         return out

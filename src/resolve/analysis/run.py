@@ -5,7 +5,8 @@ sensitivity models (:mod:`resolve.analysis.primary`), computes the observed-data
 summaries (:mod:`resolve.analysis.descriptive`), Table 1
 (:mod:`resolve.analysis.baseline`), the responder analysis
 (:mod:`resolve.analysis.responders`), the effect-modifier analysis
-(:mod:`resolve.analysis.effect_modifiers`), when the plan enables it multiple
+(:mod:`resolve.analysis.effect_modifiers`), who benefits (exploratory;
+:mod:`resolve.analysis.benefit`), when the plan enables it multiple
 imputation (:mod:`resolve.analysis.mi`), and last the plain-language summary
 (:mod:`resolve.analysis.summary`).
 :func:`write_tables` writes every table as CSV and JSON into a directory, all or
@@ -29,18 +30,25 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from resolve._results import jsonable
-from resolve.analysis.baseline import screening_counts, table1
-from resolve.analysis.descriptive import consort, table2, trajectories
+from resolve.analysis.baseline import flow_counts, screening_counts, table1
+from resolve.analysis.descriptive import consort, consort_notes, table2, trajectories
 from resolve.analysis.plan import Plan, load_plan
-from resolve.analysis.primary import primary_analysis, sensitivity_analysis
+from resolve.analysis.primary import (
+    primary_analysis,
+    recommended_rows,
+    sensitivity_analysis,
+)
 from resolve.analysis.responders import responder_analysis
 from resolve.analysis.result import ModifierAnalysis, TrialAnalysis
 from resolve.analysis.summary import plain_summary
+
+if TYPE_CHECKING:
+    from resolve.analysis.benefit import BenefitAnalysis
 from resolve.analysis.validate import factor_levels_table
 from resolve.errors import DataValidationError
 
@@ -85,6 +93,12 @@ def _run_modifiers(data: pd.DataFrame, plan: Plan) -> ModifierAnalysis:
     return analyse_modifiers(data, plan)
 
 
+def _run_benefit(data: pd.DataFrame, plan: Plan) -> BenefitAnalysis:
+    from resolve.analysis.benefit import benefit_analysis
+
+    return benefit_analysis(data, plan)
+
+
 def _run_mi(data: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     from resolve.analysis.mi import multiple_imputation
 
@@ -115,12 +129,15 @@ def analyze(
     source : str
         How error messages name the data (e.g. the CSV file name).
     screening : pandas.DataFrame, optional
-        The trial's screening log as enrolment counts: the ``consort.csv`` of
+        The trial's screening log: the ``consort.csv`` of
         :func:`resolve.trial.export.write_export` (columns ``stage, arm, visit,
-        measure, reason, n``; its enrolment rows are used) or a table with columns
+        measure, reason, n``) or a table of enrolment counts with columns
         ``measure, reason, n`` (:func:`resolve.analysis.baseline.screening_counts`).
         With it the CONSORT flow starts at "assessed for eligibility"; without it,
-        at randomisation.
+        at randomisation.  The export's allocation, follow-up and analysis rows
+        add, per arm, those randomised in error and the reasons follow-up data are
+        missing (:func:`resolve.analysis.descriptive.consort`); where they differ
+        from the data, ``notes`` says so.
     screening_source : str
         How error messages and notes name the screening log.
 
@@ -131,7 +148,9 @@ def analyze(
         ``table2``, ``trajectories``, ``consort``, ``table1`` (baseline
         characteristics), ``responders`` (responder analysis, observed cases),
         ``modifiers`` (None when the plan has no modifiers), ``imputation`` (None
-        unless enabled), ``screening`` (the enrolment counts, or None),
+        unless enabled), ``benefit`` (who benefits, exploratory; None without
+        modifiers or with ``[benefit] enabled = false``), ``screening`` (the
+        enrolment counts, or None),
         ``plain_summary`` (sentences), ``levels`` (factors with their levels and
         reference level) and ``notes`` (what was skipped and why).
         Columns: :mod:`resolve.analysis.result`.
@@ -141,7 +160,8 @@ def analyze(
     DataValidationError
         The data do not fit the plan (see :meth:`Plan.validate_data`), an arm of
         the plan has no participants, or the screening log is not readable
-        (:func:`resolve.analysis.baseline.screening_counts`).
+        (:func:`resolve.analysis.baseline.screening_counts`,
+        :func:`resolve.analysis.baseline.flow_counts`).
     ConvergenceError
         A model could not be fitted.
 
@@ -158,6 +178,8 @@ def analyze(
     say("validating data")
     valid = plan.validate_data(data, source=source)
     log = None if screening is None else screening_counts(screening, source=screening_source)
+    if screening is not None:  # the whole log is checked before any model is fitted
+        flow_counts(screening, source=screening_source)
     t = plan.trial
     arms_seen = set(valid[t.arm].dropna().astype(str))
     empty_arms = [a for a in t.arms if a not in arms_seen]
@@ -177,21 +199,11 @@ def analyze(
     say("summarising observed data")
     traj = trajectories(valid, plan)
     tab2 = table2(traj, primary, plan)
-    flow = consort(valid, plan, screening=log)
+    flow = consort(valid, plan, screening=screening, source=screening_source)
     baseline = table1(
         valid, plan, extra=plan.analysis.describe, labels=dict(plan.analysis.describe_labels)
     )
-    if log is not None:
-        logged = int(log.loc[log["measure"] == "randomised", "n"].iloc[0])
-        in_data = int(valid[t.subject].nunique())
-        notes.append(
-            f"participant flow from screening: {screening_source}"
-            + (
-                f" (it records {logged} randomised; the data have {in_data})"
-                if logged != in_data
-                else ""
-            )
-        )
+    notes += consort_notes(valid, plan, screening, source=screening_source)
     responders = None
     if plan.responders:
         n_def = len(plan.responders)
@@ -202,11 +214,21 @@ def analyze(
         n_mod = len(plan.modifiers)
         say(f"analysing {n_mod} candidate effect modifier{'s' if n_mod != 1 else ''}")
         modifiers = _run_modifiers(valid, plan)
+    benefit = None
+    if plan.modifiers and plan.benefit.enabled and plan.benefit.outcomes:
+        say("who benefits (exploratory: risk groups, penalised effect model, cross-validated)")
+        benefit = _run_benefit(valid, plan)
     imputation = None
     if plan.analysis.mi_enabled:
         say(f"multiple imputation (m = {plan.analysis.mi_m})")
         imputation = _run_mi(valid, plan)
-    sentences = plain_summary(plan, primary, responders=responders, modifiers=modifiers)
+    sentences = plain_summary(
+        plan,
+        primary,
+        responders=responders,
+        modifiers=modifiers,
+        recommended=recommended_rows(plan, sensitivity),
+    )
     return TrialAnalysis(
         plan=plan,
         primary=primary,
@@ -222,6 +244,7 @@ def analyze(
         plain_summary=tuple(sentences),
         screening=log,
         levels=factor_levels_table(valid, plan, source=source),
+        benefit=benefit,
     )
 
 
@@ -253,6 +276,8 @@ def _tables(analysis: TrialAnalysis) -> dict[str, pd.DataFrame]:
         tables["modifier_credibility"] = m.credibility
     if analysis.imputation is not None:
         tables["imputation"] = analysis.imputation
+    if analysis.benefit is not None:
+        tables.update(analysis.benefit.tables())
     return tables
 
 
@@ -366,6 +391,9 @@ def write_tables(
     ``screening`` when a screening log was given; with a modifier analysis also
     ``modifier_quartiles``, ``modifier_curves``, ``modifier_global_tests`` and
     ``modifier_credibility``; ``imputation`` when multiple imputation ran;
+    ``benefit_risk_groups``, ``benefit_risk_tests``, ``benefit_models``,
+    ``benefit_calibration``, ``benefit_coefficients`` and ``benefit_individual``
+    when the who-benefits analysis ran (exploratory);
     ``summary.txt`` (the plain-language summary, one paragraph per sentence);
     and ``analysis.json`` with everything.  CSVs are UTF-8 (the formatted Table 2 uses
     the minus sign U+2212); JSON records have ``null`` for missing values.
@@ -379,7 +407,7 @@ def write_tables(
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "results"
     >>> files = write_tables(analyze(datasets.load("resolve")), out)
     >>> sorted(p.name for p in files)[:3]
-    ['analysis.json', 'consort.csv', 'consort.json']
+    ['analysis.json', 'benefit_calibration.csv', 'benefit_calibration.json']
     """
     target = Path(out_dir)
     with atomic_directory(target) as folder:

@@ -319,6 +319,13 @@ def _responder_sentences(responders: pd.DataFrame | None, plan: Plan) -> list[tu
     return out
 
 
+#: What "credible" means, wherever the summary says it.
+_CRED_WORDS = (
+    "moderate or high credibility: ICEMAN (Schandelmaier et al., CMAJ 2020) core items; "
+    "overall rating by this project's documented rule"
+)
+
+
 def _modifier_sentence(modifiers: Any, plan: Plan) -> str | None:
     if modifiers is None or modifiers.table is None or modifiers.table.empty:
         return None
@@ -336,7 +343,7 @@ def _modifier_sentence(modifiers: Any, plan: Plan) -> str | None:
     )
     keys = credible_keys(getattr(modifiers, "credibility", None))
     if not keys:
-        return text + "; none met the credibility rule (moderate or high credibility by ICEMAN)."
+        return text + f"; none met the credibility rule ({_CRED_WORDS})."
     labels = dict(zip(table["modifier"].astype(str), table["label"].astype(str), strict=False))
     outcomes = {o.name: _label(o) for o in plan.outcomes}
     visit_order = {v: k for k, v in enumerate(plan.trial.visits)}
@@ -358,10 +365,52 @@ def _modifier_sentence(modifiers: Any, plan: Plan) -> str | None:
         found.append(f"{labels.get(mod, mod)} on {where}" + (f", interaction {p}" if p else ""))
     return (
         text
-        + f"; {len(found)} met the credibility rule (moderate or high credibility by ICEMAN): "
+        + f"; {len(found)} met the credibility rule ({_CRED_WORDS}): "
         + "; ".join(found)
         + ". Such findings need confirmation in an independent trial before they guide "
         "treatment."
+    )
+
+
+def _disagreement_sentence(
+    plan: Plan, primary: pd.DataFrame, recommended: pd.DataFrame
+) -> str | None:
+    """Where the recommended model disagrees with the primary one, or None."""
+    from resolve.analysis.primary import compare_models
+
+    a = plan.analysis
+    if primary.empty or recommended.empty:
+        return None
+    first = primary.assign(contrast=contrast_column(primary, plan))
+    other = recommended.assign(contrast=contrast_column(recommended, plan))
+    cmp = compare_models(first, other, conf_level=a.conf_level)
+    hits = cmp[cmp["disagree"]]
+    if hits.empty:
+        return None
+    pct = f"{100 * a.conf_level:g}%"
+    labels = {o.name: _label(o) for o in plan.outcomes}
+    several = cmp["contrast"].nunique() > 1
+
+    def numbers(est: float, low: float, high: float, p: float, *, parens: bool = True) -> str:
+        ci = f"{pct} CI {format_number(low)} to {format_number(high)}"
+        return f"{format_number(est)}" + (f" ({ci})" if parens else f", {ci}") + f", {_p_words(p)}"
+
+    parts = []
+    for _, r in hits.iterrows():
+        mine, theirs = (
+            [float(r[f"{prefix}{c}"]) for c in ("estimate", "conf_low", "conf_high", "p_value")]
+            for prefix in ("other_", "")
+        )
+        where = f"{labels.get(str(r['outcome']), str(r['outcome']))} at {r['visit']}"
+        if several:
+            where += f" ({str(r['contrast']).replace(' - ', ' minus ')})"
+        parts.append(f"{where}: {numbers(*mine)} (primary model: {numbers(*theirs, parens=False)})")
+    n = len(cmp)
+    return (
+        f"The plan's recommended model ({a.recommended}), chosen for its measured type-I error "
+        f"and coverage, disagrees with the primary model ({a.primary}) at {len(hits)} of {n} "
+        "visit comparison" + ("s" if n != 1 else "") + " (significance, estimate or standard "
+        "error); there it gives " + "; ".join(parts) + "."
     )
 
 
@@ -371,6 +420,7 @@ def plain_summary(
     *,
     responders: pd.DataFrame | None = None,
     modifiers: Any = None,
+    recommended: pd.DataFrame | None = None,
 ) -> list[str]:
     """Plain-language sentences reading the results, generated from the tables.
 
@@ -385,6 +435,9 @@ def plain_summary(
         :func:`resolve.analysis.responders.responder_analysis`.
     modifiers : ModifierAnalysis, optional
         The effect-modifier analysis (``table`` and ``credibility``).
+    recommended : pandas.DataFrame, optional
+        The plan's recommended model's rows (:func:`resolve.analysis.primary.
+        recommended_rows`) when it is not the primary model.
 
     Returns
     -------
@@ -399,7 +452,9 @@ def plain_summary(
         proportions, risk difference and NNT.  Last, the effect-modifier sentence:
         the number of interactions, how many reached the plan's exploratory
         threshold, and which (if any) met the credibility rule, with the reminder
-        that they need confirmation.
+        that they need confirmation.  With ``recommended``, after the differences: a
+        sentence listing where the recommended model disagrees with the primary one
+        (:func:`resolve.analysis.primary.compare_models`) and what it gives there.
 
     Examples
     --------
@@ -413,7 +468,8 @@ def plain_summary(
     the CI excludes the minimal clinically important difference (MCID) of 1 in both
     directions, so a clinically important average difference is excluded.
     """
-    return [full for _, items in _topics(plan, primary, responders, modifiers) for full, _ in items]
+    topics = _topics(plan, primary, responders, modifiers, recommended)
+    return [full for _, items in topics for full, _ in items]
 
 
 def summary_sections(
@@ -422,6 +478,7 @@ def summary_sections(
     *,
     responders: pd.DataFrame | None = None,
     modifiers: Any = None,
+    recommended: pd.DataFrame | None = None,
 ) -> list[tuple[str, list[str]]]:
     """The same reading as :func:`plain_summary`, grouped by topic for a report.
 
@@ -449,7 +506,7 @@ def summary_sections(
     """
     return [
         (topic, [short for _, short in items])
-        for topic, items in _topics(plan, primary, responders, modifiers)
+        for topic, items in _topics(plan, primary, responders, modifiers, recommended)
     ]
 
 
@@ -458,6 +515,7 @@ def _topics(
     primary: pd.DataFrame | None,
     responders: pd.DataFrame | None,
     modifiers: Any,
+    recommended: pd.DataFrame | None = None,
 ) -> list[tuple[str, list[tuple[str, str]]]]:
     """Topics with (full, compact) sentences."""
     topics: list[tuple[str, list[tuple[str, str]]]] = []
@@ -488,6 +546,10 @@ def _topics(
                     for _, r in rows.iterrows()
                 ]
                 topics.append((topic, items))
+    if primary is not None and recommended is not None:
+        sentence = _disagreement_sentence(plan, primary, recommended)
+        if sentence is not None:
+            topics.append(("Recommended analysis", [(sentence, sentence)]))
     by_visit: dict[str, list[tuple[str, str]]] = {}
     for visit, full, short in _responder_sentences(responders, plan):
         by_visit.setdefault(visit, []).append((full, short))

@@ -99,7 +99,7 @@ def _primary_table(analysis: TrialAnalysis) -> Any:
 
 
 def _credible(mod: ModifierAnalysis) -> set[tuple[str, str, str, str]]:
-    """(modifier, outcome, visit, contrast) rated credible in the ICEMAN table."""
+    """(modifier, outcome, visit, contrast) rated moderate or high (ICEMAN-based, resolve rule)."""
     from resolve.report.html import credible_findings
 
     cred = mod.credibility
@@ -139,6 +139,13 @@ def _modifier_table(analysis: TrialAnalysis, mod: ModifierAnalysis) -> Any:
         title_justify="left",
         header_style="bold",
         show_edge=False,
+        caption=escape(
+            f"exploratory: P < {em.exploratory_p:g}; credible: rated moderate or high by the "
+            "ICEMAN-based overall rating (resolve rule) - ICEMAN (Schandelmaier et al., CMAJ "
+            "2020) core items, overall rating by this project's documented rule; every answer "
+            f"with its evidence for P < {em.credibility_scope_p:g} in modifier_credibility.csv"
+        ),
+        caption_justify="left",
     )
     columns: list[tuple[str, str]] = [("Outcome", "left"), ("Visit", "left")]
     if several:

@@ -9,7 +9,11 @@ stages (splitting below an overall box, joining above one). Side stages
 (``excluded``, ``missing``, ``lost``...) below an overall box form a CONSORT
 side box to the right of the flow, with an arrow from the flow line (e.g.
 "Excluded" with each ``excluded: <category>`` row and its reasons); below an
-arm box they are lines inside that box. Arm names are shown exactly as given.
+arm box they are lines inside that box. A row whose stage is
+``"<stage>: <what>"`` (e.g. ``follow-up week 26: withdrawn``) is a line
+"Withdrawn (n = 3)" beneath the text of that stage's box of the same arm and
+visit. The boxes of one stage form a row of equal height. Arm names are shown
+exactly as given.
 """
 
 from __future__ import annotations
@@ -55,11 +59,21 @@ def _fmt_n(n: object) -> str:
 _Line = tuple[str, str, float, float]  # text, font weight, size, line step
 
 
+def _height(lines: Sequence[_Line]) -> float:
+    return 2 * _PAD + sum(step for *_, step in lines) - 3
+
+
 def _draw(
-    x: float, y: float, w: float, lines: Sequence[_Line], *, anchor: str = "middle"
+    x: float,
+    y: float,
+    w: float,
+    lines: Sequence[_Line],
+    *,
+    anchor: str = "middle",
+    height: float = 0.0,
 ) -> tuple[str, float]:
-    """SVG of a box of ``lines`` with its top-left corner at (x, y); (svg, height)."""
-    h = 2 * _PAD + sum(step for *_, step in lines) - 3
+    """SVG of a box of ``lines`` (at least ``height`` tall) at (x, y); (svg, height)."""
+    h = max(_height(lines), height)
     out = [
         f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="3" '
         f'fill="{_FILL}" stroke="{_INK}" stroke-width="1"/>'
@@ -76,9 +90,7 @@ def _draw(
     return "\n".join(out), h
 
 
-def _box(
-    x: float,
-    y: float,
+def _box_lines(
     w: float,
     title: str,
     n: object,
@@ -86,18 +98,21 @@ def _box(
     *,
     side: Sequence[str] = (),
     arm: str | None = None,
-) -> tuple[str, float]:
-    """SVG of one box with its top-left corner at (x, y); returns (svg, height)."""
+) -> list[_Line]:
+    """Lines of one box: arm, title, n, detail (grey), then the side lines (ink)."""
     wrap = max(int(w / 6.2), 20)
     lines: list[_Line] = [(title, "600", 12.5, _LINE), (_fmt_n(n), "400", 12.5, _LINE)]
     if arm is not None:
         lines.insert(0, (arm, "700", 13.5, _LINE + 2))
     for chunk in textwrap.wrap(detail, width=wrap) if detail else []:
         lines.append((chunk, "400", 11, _SMALL))
-    for text in side:
-        for chunk in textwrap.wrap(text, width=wrap):
-            lines.append((chunk, "400", 11, _SMALL))
-    return _draw(x, y, w, lines)
+    if side:  # a little space between the box's own lines and the lines beneath
+        text, weight, size, step = lines[-1]
+        lines[-1] = (text, weight, size, step + 3)
+    for line in side:
+        for chunk in textwrap.wrap(line.replace("n = ", "n\u00a0=\u00a0"), width=wrap):
+            lines.append((chunk, "500", 11, _SMALL))
+    return lines
 
 
 def _aside_lines(aside: Sequence[dict[str, Any]], w: float) -> list[_Line]:
@@ -147,6 +162,11 @@ def _line(x1: float, y1: float, x2: float, y2: float) -> str:
 _SIDE = ("missing", "lost", "excluded", "discontinued", "withdrawn")
 
 
+def _side_line(what: str, n: object, detail: str) -> str:
+    """``"Withdrawn (n = 3)"``, then ``": <detail>"`` when there is one."""
+    return f"{_title(what)} ({_fmt_n(n)})" + (f": {detail}" if detail else "")
+
+
 @dataclass
 class _Level:
     title: str
@@ -166,6 +186,12 @@ def _levels(frame: pd.DataFrame) -> list[_Level]:
         visit = r["visit"] if has_visit and isinstance(r["visit"], str) else ""
         arm = "_" if _is_overall(r["arm"]) else str(r["arm"])
         detail = r["detail"] if isinstance(r["detail"], str) else ""
+        parent, _, what = stage.partition(": ")
+        if what and (parent, visit) in index:  # "<stage>: <what>" is a line of that box
+            box = index[(parent, visit)].boxes.get(arm)
+            if box is not None:
+                box["side"].append(_side_line(what, r["n"], detail))
+                continue
         if stage.lower().startswith(_SIDE) and levels:
             host = next((lv for lv in reversed(levels) if lv.visit == visit), levels[-1])
             if host.overall and arm == "_":  # a CONSORT side box beside the flow
@@ -173,7 +199,7 @@ def _levels(frame: pd.DataFrame) -> list[_Level]:
                 continue
             box = host.boxes.get(arm) or host.boxes.get("_")
             if box is not None:
-                box["side"].append(f"{_title(stage)}, {_fmt_n(r['n'])}: {detail}")
+                box["side"].append(_side_line(stage, r["n"], detail))
                 continue
         key = (stage, visit)
         if key not in index:
@@ -210,7 +236,9 @@ def consort_svg(
     consort : pandas.DataFrame
         Columns stage, arm, n, detail; optional outcome and visit. Rows of a
         side stage (``missing``, ``lost``, ``excluded``...) are shown inside the
-        box of the stage above them, as in CONSORT's side boxes. When the first
+        box of the stage above them, as in CONSORT's side boxes, and a row of
+        stage ``"<stage>: <what>"`` as a line "<What> (n = k): <detail>" in the
+        box of ``<stage>`` with the same arm and visit. When the first
         stage is per arm and named "randomised", an overall "Randomised" box
         with the total is drawn above the arms.
     arms : sequence of str, optional
@@ -222,7 +250,17 @@ def consort_svg(
     Returns
     -------
     str
-        An ``<svg>`` element with ``<title>`` and ``<desc>``.
+        An ``<svg>`` element with ``<title>`` and ``<desc>`` (the desc lists
+        every box with its n and the lines beneath it).
+
+    Examples
+    --------
+    >>> flow = pd.DataFrame({
+    ...     "stage": ["allocated", "allocated", "allocated: randomised in error"],
+    ...     "arm": ["A", "B", "B"], "n": [10, 10, 1], "detail": ""})
+    >>> svg = consort_svg(flow)
+    >>> svg.count("<rect"), "Allocated, B: n = 10 (Randomised in error (n = 1))" in svg
+    (2, True)
     """
     frame = consort.reset_index(drop=True)
     if outcome is not None and "outcome" in frame.columns:
@@ -248,7 +286,8 @@ def consort_svg(
         if level.overall:
             box = level.boxes["_"]
             w = min(width - 2 * _MARGIN, 1.25 * _BOX_W)
-            svg, h = _box(mid - w / 2, y, w, level.title, box["n"], box["detail"], side=box["side"])
+            lines = _box_lines(w, level.title, box["n"], box["detail"], side=box["side"])
+            svg, h = _draw(mid - w / 2, y, w, lines)
             parts.append(svg)
             if prev is not None:
                 was_overall, bottoms = prev
@@ -273,26 +312,25 @@ def consort_svg(
                 y = top + ah + _STAGE_GAP * 0.75 - _STAGE_GAP
                 described.append("; ".join(f"{a['stage']}: {_fmt_n(a['n'])}" for a in level.aside))
             continue
-        heights = []
-        present = []
-        for a in order:
-            if a not in level.boxes:
-                continue
-            box = level.boxes[a]
-            svg, h = _box(
-                centres[a] - _BOX_W / 2,
-                y,
+        present = [a for a in order if a in level.boxes]
+        box_lines = {
+            a: _box_lines(
                 _BOX_W,
                 level.title,
-                box["n"],
-                box["detail"],
-                side=box["side"],
+                level.boxes[a]["n"],
+                level.boxes[a]["detail"],
+                side=level.boxes[a]["side"],
                 arm=None if headed else a,
             )
+            for a in present
+        }
+        tallest = max((_height(lines) for lines in box_lines.values()), default=0.0)
+        for a in present:  # the boxes of one stage are one row of equal height
+            box = level.boxes[a]
+            svg, _ = _draw(centres[a] - _BOX_W / 2, y, _BOX_W, box_lines[a], height=tallest)
             parts.append(svg)
-            heights.append(h)
-            present.append(a)
-            described.append(f"{level.title}, {a}: {_fmt_n(box['n'])}")
+            beneath = f" ({'; '.join(box['side'])})" if box["side"] else ""
+            described.append(f"{level.title}, {a}: {_fmt_n(box['n'])}{beneath}")
         headed = True
         if prev is not None:
             was_overall, bottoms = prev
@@ -306,7 +344,6 @@ def consort_svg(
                 parts.extend(
                     _arrow(centres[a], bottoms[a], centres[a], y) for a in present if a in bottoms
                 )
-        tallest = max(heights, default=0.0)
         prev = (False, {a: y + tallest for a in present})
         y += tallest
     height = y + _MARGIN

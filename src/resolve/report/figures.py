@@ -26,6 +26,8 @@ from resolve.errors import ResolveError
 
 __all__ = [
     "ARM_COLOURS",
+    "benefit_calibration_figure",
+    "benefit_risk_figure",
     "curves_figure",
     "forest_figure",
     "quartiles_figure",
@@ -412,7 +414,8 @@ def forest_figure(
         desc = (
             f"Forest plot of {len(table)} treatment-by-modifier interaction estimates with "
             f"95% confidence intervals, grouped by outcome and visit; filled markers have "
-            f"P < {thr:g}, blue diamonds are credible by the ICEMAN assessment."
+            f"P < {thr:g}, blue diamonds are rated moderate or high by the ICEMAN-based "
+            "overall rating (resolve rule)."
         )
         return _to_svg(fig, key="fig-forest", title="Forest plot of effect modification", desc=desc)
 
@@ -433,7 +436,11 @@ def _forest_legend(fig: Any, thr: float) -> None:
     ]
     fig.legend(
         handles,
-        [f"P \u2265 {thr:g}", f"P < {thr:g} (exploratory)", "credible (ICEMAN)"],
+        [
+            f"P \u2265 {thr:g}",
+            f"P < {thr:g} (exploratory)",
+            "moderate/high credibility (ICEMAN-based)",
+        ],
         loc="upper center",
         ncol=3,
         bbox_to_anchor=(0.5, 1.0),
@@ -706,4 +713,172 @@ def quartiles_figure(
         )
         return _to_svg(
             fig, key="fig-quartiles", title="Treatment effect at modifier quartiles", desc=desc
+        )
+
+
+# ----------------------------------------------------------------------------- who benefits
+def _benefit_cells(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """The (outcome, visit, contrast) cells of a who-benefits table, in table order."""
+    keys = zip(frame["outcome"], frame["visit"], _contrasts(frame), strict=True)
+    return [(str(o), str(v), str(c)) for o, v, c in dict.fromkeys(keys)]
+
+
+def _benefit_panels(n: int) -> tuple[int, int]:
+    ncol = min(max(n, 1), 4)
+    return ncol, -(-max(n, 1) // ncol)
+
+
+def benefit_risk_figure(risk_groups: pd.DataFrame, models: pd.DataFrame, plan: Plan) -> str:
+    """Treatment effect by group of predicted prognosis (who benefits, risk-based view).
+
+    One panel per outcome x visit (x contrast): the difference in mean outcome
+    (arm minus reference) with its CI in each group of predicted prognosis (Q1 =
+    lowest predicted outcome), the penalised effect model's average effect
+    dotted, no effect dashed.
+
+    Returns
+    -------
+    str
+        Inline SVG.
+    """
+    cells = _benefit_cells(risk_groups)
+    several = _contrasts(risk_groups).nunique() > 1
+    ncol, nrow = _benefit_panels(len(cells))
+    pct = round(100 * plan.analysis.conf_level)
+    with _style():
+        fig = _new_figure(2.35 * ncol + 0.4, 2.2 * nrow + 0.5)
+        axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+        for ax in axes[len(cells) :]:
+            ax.set_visible(False)
+        for ax, (outcome, visit, contrast) in zip(axes, cells, strict=False):
+            part = risk_groups[
+                (risk_groups["outcome"] == outcome)
+                & (risk_groups["visit"] == visit)
+                & _match(risk_groups, contrast)
+            ]
+            x = part["group"].to_numpy(dtype=float)
+            for xi, (_, r) in zip(x, part.iterrows(), strict=True):
+                ax.plot([xi, xi], [r["conf_low"], r["conf_high"]], color=INK, linewidth=1.0)
+            ax.plot(x, part["estimate"], marker="s", markersize=4, color=INK, linestyle="none")
+            ax.axhline(0, color="#555555", linewidth=0.8, linestyle=(0, (4, 2)))
+            m = models[
+                (models["outcome"] == outcome)
+                & (models["visit"] == visit)
+                & _match(models, contrast)
+            ]
+            if not m.empty:
+                ax.axhline(
+                    float(m["average_effect"].iloc[0]),
+                    color=EMPHASIS,
+                    linewidth=0.9,
+                    linestyle=(0, (1, 1.5)),
+                )
+            ax.set_xticks(x)
+            ax.set_xticklabels([f"Q{int(g)}" for g in x])
+            ax.set_xlim(x.min() - 0.5, x.max() + 0.5)
+            title = f"{_outcome_label(plan, outcome)}\n{visit}"
+            if several and contrast:
+                title += f", {_contrast_words(contrast)}"
+            ax.set_title(title, fontsize=8)
+            ax.set_xlabel("Group of predicted outcome (Q1 lowest)", fontsize=7.5)
+        axes[0].set_ylabel(f"Treatment effect ({pct}% CI)", fontsize=8)
+        height = 2.2 * nrow + 0.5
+        fig.subplots_adjust(
+            left=0.55 / (2.35 * ncol + 0.4),
+            right=0.98,
+            top=1 - 0.5 / height,
+            bottom=0.45 / height,
+            wspace=0.45,
+            hspace=0.9,
+        )
+        desc = (
+            f"Treatment effect (difference in mean outcome) with {pct}% confidence intervals "
+            "in each group of predicted prognosis, for: "
+            + "; ".join(f"{c[0]} at {c[1]}" + (f" ({c[2]})" if several else "") for c in cells)
+            + ". Dashed: no effect; dotted: the average effect."
+        )
+        return _to_svg(
+            fig, key="fig-benefit-risk", title="Treatment effect by predicted prognosis", desc=desc
+        )
+
+
+def benefit_calibration_figure(calibration: pd.DataFrame, models: pd.DataFrame, plan: Plan) -> str:
+    """Calibration for benefit: observed vs predicted treatment effect by group.
+
+    One panel per outcome x visit (x contrast): per group of out-of-fold predicted
+    effect, the observed difference in means with its CI against the group's mean
+    predicted effect; the diagonal is perfect calibration. The panel title gives
+    the calibration slope and c-for-benefit.
+
+    Returns
+    -------
+    str
+        Inline SVG.
+    """
+    cells = _benefit_cells(calibration)
+    several = _contrasts(calibration).nunique() > 1
+    ncol, nrow = _benefit_panels(len(cells))
+    pct = round(100 * plan.analysis.conf_level)
+    with _style():
+        width = 2.35 * ncol + 0.4
+        height = 2.45 * nrow + 0.5
+        fig = _new_figure(width, height)
+        axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+        for ax in axes[len(cells) :]:
+            ax.set_visible(False)
+        for ax, (outcome, visit, contrast) in zip(axes, cells, strict=False):
+            part = calibration[
+                (calibration["outcome"] == outcome)
+                & (calibration["visit"] == visit)
+                & _match(calibration, contrast)
+            ]
+            px = part["predicted"].to_numpy(dtype=float)
+            for xi, (_, r) in zip(px, part.iterrows(), strict=True):
+                ax.plot([xi, xi], [r["conf_low"], r["conf_high"]], color=INK, linewidth=1.0)
+            ax.plot(px, part["observed"], marker="o", markersize=4, color=INK, linestyle="none")
+            vals = np.concatenate(
+                [
+                    px,
+                    part["conf_low"].to_numpy(dtype=float),
+                    part["conf_high"].to_numpy(dtype=float),
+                ]
+            )
+            vals = vals[np.isfinite(vals)]
+            lo, hi = (float(vals.min()), float(vals.max())) if vals.size else (-1.0, 1.0)
+            pad = 0.05 * (hi - lo or 1.0)
+            ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color=MUTED, linewidth=0.8)
+            ax.axhline(0, color="#555555", linewidth=0.6, linestyle=(0, (4, 2)))
+            m = models[
+                (models["outcome"] == outcome)
+                & (models["visit"] == visit)
+                & _match(models, contrast)
+            ]
+            title = f"{_outcome_label(plan, outcome)}\n{visit}"
+            if several and contrast:
+                title += f", {_contrast_words(contrast)}"
+            if not m.empty:
+                s = float(m["calibration_slope"].iloc[0])
+                c = float(m["c_for_benefit"].iloc[0])
+                slope = "\u2014" if not np.isfinite(s) else f"{s:.2f}".replace("-", "\u2212")
+                title += f"\nslope {slope}; c-for-benefit {c:.2f}"
+            ax.set_title(title, fontsize=7.5)
+            ax.set_xlabel("Predicted effect (out of fold)", fontsize=7.5)
+        axes[0].set_ylabel(f"Observed effect ({pct}% CI)", fontsize=8)
+        fig.subplots_adjust(
+            left=0.55 / width,
+            right=0.98,
+            top=1 - 0.75 / height,
+            bottom=0.45 / height,
+            wspace=0.45,
+            hspace=1.1,
+        )
+        desc = (
+            "Calibration for benefit: observed treatment effect (difference in means, with "
+            f"{pct}% confidence intervals) against the mean cross-validated predicted effect "
+            "in each group of predicted effect, for: "
+            + "; ".join(f"{c[0]} at {c[1]}" + (f" ({c[2]})" if several else "") for c in cells)
+            + ". The grey diagonal is perfect calibration."
+        )
+        return _to_svg(
+            fig, key="fig-benefit-calibration", title="Calibration for benefit", desc=desc
         )

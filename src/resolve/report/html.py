@@ -8,14 +8,24 @@ analysis gives the same bytes. Built with the standard library only
 
 from __future__ import annotations
 
+import math
 import platform
+from collections.abc import Callable
 from html import escape
 from importlib import metadata
 
 import pandas as pd
 
+from resolve.analysis.benefit import C_REPEATS
+from resolve.analysis.descriptive import FROM_BOTH, FROM_DATA, FROM_LOG
 from resolve.analysis.plan import OutcomeSpec, Plan
-from resolve.analysis.result import TrialAnalysis
+from resolve.analysis.primary import (
+    DISAGREEMENT_ESTIMATE_SE,
+    DISAGREEMENT_SE_RATIO,
+    compare_models,
+    recommended_rows,
+)
+from resolve.analysis.result import ModifierAnalysis, TrialAnalysis
 from resolve.analysis.summary import (
     contrast_column,
     credible_keys,
@@ -25,7 +35,9 @@ from resolve.analysis.summary import (
 from resolve.report import figures
 from resolve.report.consort import consort_svg
 from resolve.report.tables import (
+    _table,
     contrast_text,
+    credibility_items_table,
     credibility_table,
     effect_table,
     fmt_ci,
@@ -82,6 +94,17 @@ tr.group th { background: var(--band); font-weight: 700; padding-top: .35rem; }
 tbody:last-of-type tr:last-child th, tbody:last-of-type tr:last-child td {
   border-bottom: 2px solid var(--rule); }
 table.iceman td { font-size: .78rem; }
+table.iceman abbr.ans { text-decoration: none; font-weight: 700; white-space: nowrap; }
+table.iceman.items th[scope="row"] { width: 32%; }
+table.iceman.items td { overflow-wrap: anywhere; }
+table.iceman.items td:nth-child(2) { white-space: nowrap; overflow-wrap: normal; }
+@media (max-width: 40rem) {
+  table.iceman.items tbody tr:not(.group) { display: grid; grid-template-columns: 1fr auto;
+    border-bottom: 1px solid #ddd; padding: .15rem 0; }
+  table.iceman.items tbody tr:not(.group) th { width: auto; font-weight: 600; }
+  table.iceman.items tbody tr:not(.group) td:last-child { grid-column: 1 / -1; }
+  table.iceman.items thead { display: none; }
+}
 tr.why td { color: var(--muted); font-size: .74rem; padding: 0 .45rem .4rem;
   border-bottom: 1px solid #ddd; }
 tfoot td { font-size: .78rem; color: var(--muted); padding-top: .4rem; text-align: left;
@@ -125,11 +148,51 @@ footer { margin-top: 3rem; font-size: .8rem; color: var(--muted); border-top: 1p
 
 _MODEL_NAMES = {
     "lmm_random_intercept": "Linear mixed model, random intercept",
+    "mmrm_unstructured_all_visits": "MMRM, unstructured, all visits",
     "mmrm_baseline_adjusted": "MMRM, baseline-adjusted",
 }
 
 
 # ----------------------------------------------------------------------------- helpers
+def _credibility_section(
+    mod: ModifierAnalysis, plan: Plan, labels: dict[str, str], next_tab: Callable[[], int]
+) -> str:
+    """The ICEMAN section: what was assessed and how, the summary and the evidence tables."""
+    scope = plan.effect_modification.credibility_scope_p
+    intro = (
+        "<p>ICEMAN (Schandelmaier et al., CMAJ 2020) assesses the credibility of a suggested "
+        "effect modification: one outcome at one visit, one effect measure, one modifier. "
+        "Its five core items for randomised trials are answered below from the analysis "
+        "plan and the results, each answer with its evidence; item 2 (prior evidence) "
+        "needs a reviewer and stays <i>not answered</i> unless the plan records one. The "
+        "overall rating is by this project's documented rule (ICEMAN-based overall rating, "
+        "resolve rule), not part of ICEMAN, whose overall rating is the assessor's "
+        f"judgement. Assessed: every interaction with <i>P</i> &lt; {scope:g} "
+        "(ICEMAN's scope); ICEMAN does not assess the absence of modification.</p>"
+    )
+    cred = mod.credibility
+    if cred is None or cred.empty:
+        return intro + f"<p>No interaction had <i>P</i> &lt; {scope:g}: nothing to assess.</p>"
+    names = dict(zip(mod.table["modifier"], mod.table["label"], strict=False))
+    return (
+        intro
+        + credibility_table(
+            cred,
+            modifiers=names,
+            labels=labels,
+            caption=f"Table {next_tab()}. Credibility of the suggested effect modifications: "
+            "ICEMAN core items and ICEMAN-based overall rating (resolve rule)",
+            scope_p=scope,
+        )
+        + credibility_items_table(
+            cred,
+            modifiers=names,
+            labels=labels,
+            caption=f"Table {next_tab()}. ICEMAN answers with their evidence",
+        )
+    )
+
+
 def credible_findings(credibility: pd.DataFrame | None) -> set[tuple[str, str, str]]:
     """(modifier, outcome, visit) rows rated credible in the ICEMAN table.
 
@@ -280,6 +343,7 @@ def _plain(analysis: TrialAnalysis) -> str:
         analysis.primary,
         responders=analysis.responders,
         modifiers=analysis.modifiers,
+        recommended=recommended_rows(analysis.plan, analysis.sensitivity),
     )
     if not sections:
         return ""
@@ -309,14 +373,22 @@ def _formulas(plan: Plan) -> str:
     models = [a.primary, *a.sensitivity]
     for model in dict.fromkeys(models):
         role = "primary" if model == a.primary else "sensitivity"
+        if model == a.recommended:
+            role += ", recommended"
         if model == "lmm_random_intercept":
             text = (
                 f"{y} ~ {t.arm} * {t.visit}{extra} + (1 | {t.subject})   "
                 f"# all visits incl. {t.baseline_visit}; REML; {a.df} df"
             )
+        elif model == "mmrm_unstructured_all_visits":
+            text = (
+                f"{y} ~ {t.arm} * {t.visit}{extra}   "
+                f"# all visits incl. {t.baseline_visit}; unstructured covariance within "
+                f"{t.subject}; REML; {a.df} df"
+            )
         elif model == "mmrm_baseline_adjusted":
             text = (
-                f"{y} ~ {t.arm} * {t.visit} + {y}_{t.baseline_visit} * {t.visit}{extra}   "
+                f"{y} ~ {t.arm} * {t.visit} + {y}_{t.baseline_visit}{extra}   "
                 f"# follow-up visits; {a.sensitivity_cov} covariance within {t.subject}; "
                 f"REML; {a.df} df"
             )
@@ -351,7 +423,11 @@ def _methods(analysis: TrialAnalysis, *, seed: int | None) -> str:
         f"category contrast). Multiplicity within the pre-specified family "
         f"({escape(', '.join(em.family_visits))}): {escape(', '.join(em.multiplicity))}. "
         f"<i>P</i> &lt; {em.exploratory_p:g} is reported as exploratory evidence, not as a "
-        "finding. Credibility is judged with ICEMAN (Schandelmaier et al., CMAJ 2020).",
+        "finding. Credibility: ICEMAN (Schandelmaier et al., CMAJ 2020) core items for "
+        f"randomised trials, for each interaction with <i>P</i> &lt; "
+        f"{em.credibility_scope_p:g}, each answer with its evidence; overall rating by this "
+        "project's documented rule (ICEMAN-based overall rating, resolve rule), which is not "
+        "part of ICEMAN.",
     ]
     if plan.responders:
         items.insert(
@@ -376,6 +452,95 @@ def _methods(analysis: TrialAnalysis, *, seed: int | None) -> str:
     return body
 
 
+#: What the operating-characteristics study measured, by (primary, recommended) model pair.
+_OC_EVIDENCE = {
+    ("lmm_random_intercept", "mmrm_unstructured_all_visits"): (
+        "In simulated RESOLVE-like trials (<code>docs/operating-characteristics.md</code>) the "
+        "recommended model kept type-I error and confidence-interval coverage at their "
+        "nominal levels at every visit; the random-intercept model, with one variance for "
+        "every visit, understated the standard error at 52 weeks, where the outcomes vary "
+        "most, and its type-I error there exceeded 6%."
+    ),
+}
+
+
+def _model_comparison(
+    analysis: TrialAnalysis,
+    labels: dict[str, str],
+    models: dict[str, str],
+    next_tab: Callable[[], int],
+) -> str:
+    """The primary and the recommended model side by side where they disagree.
+
+    Disagreement (:func:`resolve.analysis.primary.compare_models`): significance at
+    the plan's level differs, estimates differ by more than
+    ``DISAGREEMENT_ESTIMATE_SE`` standard errors, or standard errors by more than
+    ``DISAGREEMENT_SE_RATIO``.  Nothing when the plan recommends the primary model.
+    """
+    plan = analysis.plan
+    a = plan.analysis
+    rec = recommended_rows(plan, analysis.sensitivity)
+    if rec is None or analysis.primary.empty:
+        return ""
+    primary = analysis.primary.assign(contrast=contrast_column(analysis.primary, plan))
+    rec = rec.assign(contrast=contrast_column(rec, plan))
+    cmp = compare_models(primary, rec, conf_level=a.conf_level)
+    name_p = escape(models.get(a.primary, a.primary))
+    name_r = escape(models.get(str(a.recommended), str(a.recommended)))
+    roles = (
+        f"The primary model ({name_p}) is the plan's pre-specified analysis; the recommended "
+        f"model ({name_r}) is the plan's choice for inference."
+    )
+    evidence = _OC_EVIDENCE.get((a.primary, str(a.recommended)))
+    if evidence:
+        roles += " " + evidence
+    rule = (
+        f"The two disagree at a visit when one is statistically significant at the "
+        f"{100 * (1 - a.conf_level):g}% level and the other not, when their estimates differ by "
+        f"more than {DISAGREEMENT_ESTIMATE_SE:g} standard errors, or when their standard "
+        f"errors differ by more than {100 * DISAGREEMENT_SE_RATIO:g}%."
+    )
+    hits = cmp[cmp["disagree"]]
+    if hits.empty:
+        return f"<p>{roles} They agree at every visit. {rule}</p>"
+    keys = ["outcome", "visit", "contrast"]
+    wanted = hits[keys].drop_duplicates()
+    both = pd.concat(
+        [primary.merge(wanted, on=keys).assign(_m=0), rec.merge(wanted, on=keys).assign(_m=1)],
+        ignore_index=True,
+    )
+    rank = {c: k for k, c in enumerate(dict.fromkeys(primary["contrast"]))}
+    both = both.assign(
+        _o=both["outcome"].map({o.name: k for k, o in enumerate(plan.outcomes)}),
+        _c=both["contrast"].map(rank),
+        _v=both["visit"].map({v: k for k, v in enumerate(plan.trial.visits)}),
+    ).sort_values(["_o", "_c", "_v", "_m"], kind="stable")
+    where = "; ".join(
+        f"{escape(labels.get(str(r.outcome), str(r.outcome)))} at {escape(str(r.visit))}"
+        + " ("
+        + ", ".join(
+            w
+            for w, flag in (
+                ("significance", r.significance_differs),
+                ("estimate", r.estimate_differs),
+                ("standard error", r.std_error_differs),
+            )
+            if flag
+        )
+        + ")"
+        for r in hits.itertuples()
+    )
+    table = effect_table(
+        both.drop(columns=["_m", "_o", "_c", "_v"]),
+        caption=f"Table {next_tab()}. Where the primary and the recommended model disagree",
+        labels=labels,
+        models=models,
+        conf_level=a.conf_level,
+        note=f"{rule} Disagreements: {where}.",
+    )
+    return f"<p>{roles} Where they disagree, both are shown.</p>{table}"
+
+
 # ----------------------------------------------------------------------------- document
 def _flow(analysis: TrialAnalysis, number: int) -> str:
     plan = analysis.plan
@@ -394,14 +559,204 @@ def _flow(analysis: TrialAnalysis, number: int) -> str:
             "No screening data were supplied, so the flow starts at randomisation: "
             "the numbers assessed for eligibility and excluded are not shown."
         )
+    label = escape(outcome.label)
+    flow = analysis.consort
+    source = flow["source"].astype(str) if "source" in flow.columns else pd.Series("", flow.index)
+    beneath = flow[flow["stage"].astype(str).str.contains(": ") & (flow["arm"] != "all")]
+    order = ["randomised in error", "withdrawn", "lost to follow-up", "missed visit"]
+    logged = {
+        st.split(": ", 1)[1]
+        for st, src in zip(beneath["stage"], source[beneath.index], strict=True)
+        if src == FROM_LOG
+    }
+    from_log = [m for m in order if m in logged] + sorted(logged - set(order))
+    boxes = (
+        "The numbers in the boxes from randomisation on are from the analysed data set"
+        + (
+            ", plus any participants randomised in error whom the data leave out (from the "
+            "screening log)"
+            if (source == FROM_BOTH).any()
+            else ""
+        )
+        + f": follow-up counts are participants with an observed {label} at each visit, and "
+        f"analysed counts those with {label} at one or more visits (those the primary model "
+        "uses)."
+    )
+    if from_log:
+        data_lines = bool((source[beneath.index] == FROM_DATA).any())
+        reasons = (
+            f"The lines beneath the boxes ({escape(', '.join(from_log))}) are from the "
+            "screening log"
+            + (
+                f", except exclusions for having no {label} at any visit, from the data."
+                if data_lines
+                else "."
+            )
+        )
+    elif screened:
+        reasons = (
+            "The screening log has no follow-up rows, so the reasons for missing data "
+            "(withdrawn, lost to follow-up, missed visit) are not shown; the boxes give the "
+            "numbers missing."
+        )
+    else:
+        reasons = "The boxes give the numbers missing; reasons for missing data are not shown."
     return _figure(
-        consort_svg(analysis.consort, t.arms, outcome=outcome.name),
+        consort_svg(flow, t.arms, outcome=outcome.name),
         number,
         "Participant flow",
-        f"CONSORT-style diagram. {start} Allocation and follow-up are derived from the "
-        f"analysed data set; follow-up counts are participants with an observed "
-        f"{escape(outcome.label)} at each visit.",
+        f"CONSORT-style diagram. {start} {boxes} {reasons}",
     )
+
+
+# ----------------------------------------------------------------------------- who benefits
+def _benefit_section(
+    analysis: TrialAnalysis, labels: dict[str, str], fig: Callable[[], int], tab: Callable[[], int]
+) -> str:
+    """The "Who benefits (exploratory)" section: caveats, risk-based view, calibration."""
+    b = analysis.benefit
+    assert b is not None
+    plan = analysis.plan
+    bs = plan.benefit
+    pct = round(100 * plan.analysis.conf_level)
+    several = b.models["contrast"].nunique() > 1
+    rule = (
+        "the largest penalty whose cross-validated error is within one standard error of the "
+        "fold-wise difference from the minimum"
+        if bs.rule == "one_se"
+        else "the penalty of least cross-validated error"
+    )
+    body = (
+        '<div class="key"><p><b>Exploratory.</b> Who benefits more or less from treatment is '
+        "examined following the PATH statement's recommendations (Kent et al., Ann Intern Med "
+        "2020): (1) a <i>risk-based</i> view, the treatment effect across groups of predicted "
+        "prognosis from a model developed on the whole trial blinded to treatment, with one "
+        "treatment-by-prognosis interaction test; (2) an <i>effect model</i> whose "
+        "treatment-by-modifier interactions are shrunk by a ridge penalty chosen by "
+        f"{bs.folds}-fold cross-validation ({rule}; an infinite penalty, i.e. the average "
+        "effect for everyone, is allowed); (3) that model's calibration and discrimination for "
+        "benefit by nested cross-validation.</p>"
+        '<ul class="plain">'
+        "<li>These are descriptions of this trial, not a validated prediction rule: no external "
+        "validation, and the prognosis model's fit is apparent (same data).</li>"
+        "<li>No P value is given for any individual; predicted individual effects are in "
+        "<code>benefit_individual.csv</code>, each flagged exploratory with the model's "
+        "calibration.</li>"
+        "<li>A calibration slope below 1 means predicted differences between patients are too "
+        "large; above 1, too small. A c-for-benefit near 0.5 means the model cannot rank who "
+        "benefits more. With little predicted spread the slope is unstable (wide CI).</li>"
+        "<li>The c-for-benefit here is a continuous-outcome analogue of van Klaveren et al. "
+        "(2018): 1:1 pairs matched on predicted benefit, observed benefit = difference of "
+        "the pair's outcomes.</li></ul></div>"
+    )
+    body += _figure(
+        figures.benefit_risk_figure(b.risk_groups, b.models, plan),
+        fig(),
+        "Treatment effect by predicted prognosis (exploratory)",
+        f"Difference in mean outcome (treatment minus reference) with {pct}% CIs (Welch) in "
+        f"{bs.groups} equal-sized groups of predicted prognosis (Q1 = lowest predicted "
+        "outcome). Prognosis model: the outcome regressed on the baseline modifiers"
+        + (" and the baseline outcome" if plan.effect_modification.adjust_for_baseline else "")
+        + ", both arms pooled, no treatment term. Dashed: no effect; dotted: the average "
+        "effect.",
+    )
+
+    def where(r: pd.Series) -> str:
+        text = f"{labels.get(str(r['outcome']), str(r['outcome']))}, {r['visit']}"
+        if several:
+            text += f", {_contrast_plain(str(r['contrast']))}"
+        return escape(text)
+
+    rg = b.risk_groups
+    groups: dict[str, list[list[str]]] = {}
+    for _, r in rg.iterrows():
+        groups.setdefault(where(r), []).append(
+            [
+                f"Q{int(r['group'])}",
+                f"{fmt_num(r['prognosis_low'], 1)} to {fmt_num(r['prognosis_high'], 1)}",
+                f"{int(r['n_reference'])} / {int(r['n_treatment'])}",
+                f"{fmt_num(r['mean_reference'], 1)} / {fmt_num(r['mean_treatment'], 1)}",
+                fmt_ci(r["estimate"], r["conf_low"], r["conf_high"], 2),
+            ]
+        )
+    tests = "; ".join(
+        f"{where(r)}: {fmt_ci(r['estimate'], r['conf_low'], r['conf_high'], 2)} "
+        f"per point of predicted outcome, <i>P</i> = {fmt_p(r['p_value'])} "
+        f"(prognosis model R\u00b2 {fmt_num(r['r_squared'], 2)})"
+        for _, r in b.risk_tests.iterrows()
+    )
+    body += _table(
+        f"Table {tab()}. Who benefits, risk-based view: treatment effect by group of "
+        "predicted prognosis (exploratory)",
+        [
+            "Group (Q1 = lowest predicted outcome)",
+            "Predicted outcome, range",
+            "n, reference / treatment",
+            "Mean outcome, reference / treatment",
+            f"Difference ({pct}% CI)",
+        ],
+        list(groups.items()),
+        css="num",
+        note="Difference = treatment minus reference, Welch t-interval. "
+        "Treatment-by-predicted-prognosis interaction (1 df): " + tests + ".",
+    )
+    body += _figure(
+        figures.benefit_calibration_figure(b.calibration, b.models, plan),
+        fig(),
+        "Calibration for benefit (exploratory)",
+        f"Observed treatment effect (difference in means, {pct}% CI) against the mean "
+        f"predicted effect in {bs.groups} equal-sized groups of cross-validated predicted "
+        "effect (nested cross-validation: the penalty re-chosen in every training fold). "
+        "Grey diagonal: perfect calibration. Points stacked at one predicted value mean the "
+        "model predicts no heterogeneity there (the groups then differ by chance only).",
+    )
+    rows = []
+    for _, r in b.models.iterrows():
+        pen = float(r["penalty"])
+        rows.append(
+            [
+                where(r),
+                "\u221e (none)" if not math.isfinite(pen) else f"{pen:.3g}",
+                fmt_num(r["df_interactions"], 1),
+                fmt_num(r["sd_predicted_effect"], 2),
+                fmt_ci(
+                    r["calibration_slope"],
+                    r["calibration_slope_low"],
+                    r["calibration_slope_high"],
+                    2,
+                ),
+                f"{fmt_num(r['c_for_benefit'], 2)} ({int(r['n_pairs'])})",
+            ]
+        )
+    body += _table(
+        f"Table {tab()}. Who benefits, effect model with ridge-penalised interactions: "
+        "calibration and discrimination for benefit (cross-validated, exploratory)",
+        [
+            "Outcome, visit",
+            "Ridge penalty \u03bb (\u221e = no interaction)",
+            "Effective df of interactions",
+            "SD of predicted effects",
+            f"Calibration slope ({pct}% CI)",
+            "c-for-benefit (pairs)",
+        ],
+        [(None, rows)],
+        css="num",
+        note=f"Modifiers standardised; penalty on the interactions only, chosen by "
+        f"{bs.folds}-fold cross-validation (folds stratified by arm, seed {bs.seed}). Effective "
+        "df = \u03a3 s\u00b2/(s\u00b2 + \u03bb) over the singular values s of the interaction "
+        "columns after the other terms are projected out. Calibration slope: coefficient of "
+        "treatment \u00d7 predicted effect (centred within fold) in a regression of the "
+        "outcome on the predicted outcome without treatment, treatment and that product "
+        "(1 = well calibrated; \u2014 = no predicted spread). "
+        "c-for-benefit: continuous-outcome analogue of van Klaveren et al. (2018), "
+        f"averaged over {C_REPEATS} random 1:1 matchings when the arms differ in size.",
+    )
+    return body
+
+
+def _contrast_plain(contrast: str) -> str:
+    arm, sep, comparator = contrast.partition(" - ")
+    return f"{arm} − {comparator}" if sep else contrast
 
 
 def render_html(
@@ -520,6 +875,7 @@ def render_html(
         + "; ".join(contrast_text(c) for c in contrasts)
         + f"; SE, standard error; df, {escape(plan.analysis.df)} degrees of freedom.",
     )
+    body += _model_comparison(analysis, labels, models, next_tab)
     if not analysis.sensitivity.empty:
         body += effect_table(
             analysis.sensitivity,
@@ -542,7 +898,8 @@ def render_html(
             f"per category contrast), by outcome and visit"
             + (" and contrast" if several else "")
             + f". Filled orange markers: <i>P</i> &lt; {thr:g} (exploratory evidence); "
-            "blue diamonds: credible by the ICEMAN assessment; hollow grey: neither.",
+            "blue diamonds: credible (moderate or high ICEMAN-based rating, resolve rule); "
+            "hollow grey: neither.",
         )
         body += modifier_table(
             mod.table,
@@ -606,21 +963,16 @@ def render_html(
                 "orange dashed line is the overall effect at that visit.",
             )
         sections.append(("curves", "Effect by modifier value", body))
-        if not mod.credibility.empty:
-            names = dict(zip(mod.table["modifier"], mod.table["label"], strict=False))
-            sections.append(
-                (
-                    "credibility",
-                    "Credibility of effect modification (ICEMAN)",
-                    credibility_table(
-                        mod.credibility,
-                        modifiers=names,
-                        labels=labels,
-                        caption=f"Table {next_tab()}. ICEMAN credibility assessment of "
-                        "the candidate findings",
-                    ),
-                )
+        sections.append(("credibility", "Credibility of effect modification (ICEMAN)",
+                         _credibility_section(mod, plan, labels, next_tab)))  # fmt: skip
+    if analysis.benefit is not None and not analysis.benefit.models.empty:
+        sections.append(
+            (
+                "benefit",
+                "Who benefits (exploratory)",
+                _benefit_section(analysis, labels, next_fig, next_tab),
             )
+        )
     sections.append(("methods", "Notes and methods", _methods(analysis, seed=seed)))
     nav = (
         '<nav aria-label="Contents"><ol>'

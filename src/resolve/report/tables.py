@@ -21,6 +21,7 @@ from resolve.analysis.descriptive import format_p
 
 __all__ = [
     "contrast_text",
+    "credibility_items_table",
     "credibility_table",
     "effect_table",
     "fmt_ci",
@@ -364,7 +365,10 @@ def modifier_table(
                 visit,
                 contrast,
             ) in credible:
-                flags.append('<abbr class="flag cred" title="credible (ICEMAN)">C</abbr>')
+                flags.append(
+                    '<abbr class="flag cred" title="credible: moderate or high '
+                    'ICEMAN-based rating (resolve rule)">C</abbr>'
+                )
             per_sd = (
                 fmt_ci(r["estimate_per_sd"], r["conf_low_per_sd"], r["conf_high_per_sd"], 2)
                 if str(r["type"]) == "continuous"
@@ -397,7 +401,8 @@ def modifier_table(
         note="Interaction = change in the between-arm difference per unit (per SD) of the "
         "modifier; binary modifiers per category contrast. Models adjust for the baseline "
         "value of the outcome. F, pre-specified family; E, exploratory evidence "
-        f"(<i>P</i> &lt; {exploratory_p:g}); C, credible by the ICEMAN assessment. "
+        f"(<i>P</i> &lt; {exploratory_p:g}); C, credible (moderate or high ICEMAN-based "
+        "overall rating, resolve rule). "
         "Holm and Benjamini-Hochberg (BH) adjustments within the family.",
     )
 
@@ -425,24 +430,48 @@ def frame_table(
     return _table(caption, head, [(None, rows)], css="jama", note=note)
 
 
-_ITEM_HEADERS = {
-    "direction_prespecified": "Direction pre-specified",
-    "baseline_modifier": "Baseline modifier",
-    "interaction_test": "Chance unlikely",
-    "multiplicity": "Multiplicity handled",
-    "continuous_modifier": "Continuous, no cut-points",
-    "consistency": "Consistent across related results",
-    "prior_evidence": "Prior evidence",
+#: Short labels of ICEMAN's five core items for RCTs (questions in
+#: :data:`resolve.analysis.credibility.ITEMS`).
+_ITEM_LABELS = {
+    "item1_a_priori": "Direction correctly hypothesised a priori?",
+    "item2_prior_evidence": "Supported by prior evidence?",
+    "item3_chance": "Test for interaction: chance an unlikely explanation?",
+    "item4_multiplicity": "Few modifiers tested, or their number taken into account?",
+    "item5_cut_points": "Continuous modifier: arbitrary cut points avoided?",
 }
-_NOT_ITEMS = {
-    "modifier",
-    "outcome",
-    "visit",
-    "contrast",
-    "label",
-    "credibility",
-    "rationale",
+#: Compact answer codes of the summary table (yes always raises credibility).
+_ANSWER_CODES = {
+    "definitely yes": "++",
+    "probably yes": "+",
+    "probably no": "\u2212",
+    "definitely no": "\u2212\u2212",
+    "not applicable": "n/a",
+    "not answered": "?",
 }
+_CRED_SOURCE = (
+    "ICEMAN (Schandelmaier et al., CMAJ 2020) core items for randomised trials; overall "
+    "rating by this project's documented rule"
+)
+
+
+def _cap(text: Any) -> str:
+    t = "" if _missing(text) else str(text)
+    return escape(t[:1].upper() + t[1:])
+
+
+def _finding(r: pd.Series, labels: dict[str, str], several: bool) -> str:
+    return (
+        escape(labels.get(str(r["outcome"]), str(r["outcome"])))
+        + ", "
+        + escape(str(r["visit"]))
+        + (f" ({contrast_text(str(r['contrast']))})" if several else "")
+    )
+
+
+def _code(answer: Any) -> str:
+    a = "" if _missing(answer) else str(answer)
+    code = _ANSWER_CODES.get(a, escape(a) or "\u2014")
+    return f'<abbr class="ans" title="{escape(a)}">{code}</abbr>'
 
 
 def credibility_table(
@@ -451,59 +480,105 @@ def credibility_table(
     modifiers: dict[str, str],
     labels: dict[str, str],
     caption: str,
+    scope_p: float | None = None,
 ) -> str:
-    """ICEMAN credibility table: one row per finding, its items, rating and rationale.
+    """Summary of the ICEMAN assessment: one row per finding, the five answers, the rating.
 
-    Item columns are the text columns other than modifier, outcome, visit,
-    contrast, credibility and rationale (numeric columns other than
-    ``p_value`` are left to the CSV). The rationale, when present, is shown
-    in a full-width row under its finding.
+    ``frame`` is ``ModifierAnalysis.credibility`` (:mod:`resolve.analysis.credibility`).
+    Answers are coded ++ definitely yes, + probably yes, \u2212 probably no,
+    \u2212\u2212 definitely no, n/a not applicable, ? not answered (a yes always raises
+    credibility); :func:`credibility_items_table` gives every answer with its evidence.
     """
-    items = [
-        c
-        for c in frame.columns
-        if c not in _NOT_ITEMS and not pd.api.types.is_numeric_dtype(frame[c])
-    ]
-    has_p = "p_value" in frame.columns
-    head = ["Modifier", "Outcome, visit", *(["<i>P</i> value"] if has_p else [])]
-    head += [escape(_ITEM_HEADERS.get(c, _header(c))) for c in items] + ["Credibility"]
-    ncol = len(head)
-    out = [
-        '<div class="tablewrap"><table class="jama iceman">',
-        f"<caption>{caption}</caption>",
-        "<thead><tr>",
-    ]
-    out += [f'<th scope="col">{h}</th>' for h in head]
-    out.append("</tr></thead><tbody>")
+    items = [c for c in _ITEM_LABELS if c in frame.columns]
     several = "contrast" in frame.columns and frame["contrast"].nunique() > 1
-    for _, r in frame.iterrows():
-        rating = str(r.get("credibility", ""))
-        cells = [
-            escape(labels.get(str(r["outcome"]), str(r["outcome"])))
-            + ", "
-            + escape(str(r["visit"]))
-            + (f" ({contrast_text(str(r['contrast']))})" if several else "")
+    head = ["Modifier: outcome, visit", "<i>P</i> value", "Overall rating<sup>a</sup>"]
+    head += [
+        f'<abbr title="{escape(_ITEM_LABELS[c])}">{k}</abbr>' for k, c in enumerate(items, start=1)
+    ]
+    rows = [
+        [
+            escape(modifiers.get(str(r["modifier"]), str(r["modifier"])))
+            + f'<br><span class="unit">{_finding(r, labels, several)}</span>',
+            fmt_p(r.get("p_value")),
+            f"<b>{_cap(r.get('credibility'))}</b>",
+            *(_code(r[c]) for c in items),
         ]
-        if has_p:
-            cells.append(fmt_p(r["p_value"]))
-        cells += [escape(str(r[c])[:1].upper() + str(r[c])[1:]) for c in items]
-        cells.append(f"<b>{escape(rating[:1].upper() + rating[1:])}</b>")
-        name = escape(modifiers.get(str(r["modifier"]), str(r["modifier"])))
-        out.append(
-            f'<tr><th scope="row">{name}</th>' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
-        )
-        why = r.get("rationale")
-        if isinstance(why, str) and why:
-            out.append(f'<tr class="why"><td colspan="{ncol}">{escape(why)}</td></tr>')
-    out.append("</tbody>")
-    out.append(
-        f'<tfoot><tr><td colspan="{ncol}">Instrument for the Credibility of Effect '
-        "Modification Analyses (ICEMAN; Schandelmaier et al., CMAJ 2020) as applied by "
-        "resolve.analysis.credibility: one row per finding considered, each item answered "
-        "definitely/probably yes/no, and an overall rating.</td></tr></tfoot>"
+        for _, r in frame.iterrows()
+    ]
+    scope = f" with interaction <i>P</i> &lt; {scope_p:g}" if scope_p is not None else ""
+    note = (
+        f"One row per suggested effect modification{scope} (ICEMAN's scope). Items: "
+        + "; ".join(f"{k}, {escape(_ITEM_LABELS[c])}" for k, c in enumerate(items, start=1))
+        + " Answers: ++ definitely yes; + probably yes; \u2212 probably no; \u2212\u2212 "
+        "definitely no; n/a, not applicable; ?, not answered (needs a reviewer). "
+        f"<sup>a</sup>{escape(_CRED_SOURCE)}: each definitely no counts 2, each probably no "
+        "or not answered 1; total 0 high, 1 moderate, 2 to 3 low, 4 or more very low. The "
+        "rule is not part of ICEMAN, whose overall rating is the assessor's judgement."
     )
-    out.append("</table></div>")
-    return "\n".join(out)
+    return _table(caption, head, [(None, rows)], css="jama iceman", note=note, text_cols=3)
+
+
+def credibility_items_table(
+    frame: pd.DataFrame,
+    *,
+    modifiers: dict[str, str],
+    labels: dict[str, str],
+    caption: str,
+) -> str:
+    """Every ICEMAN answer of every finding with the evidence it rests on.
+
+    One group per finding: the preliminary considerations (outcome and time
+    point, effect measure, modifier), the five core items, the additional
+    consideration (consistency across related outcomes and visits, not an
+    ICEMAN core item) and the overall rating with the rule's arithmetic.
+    """
+    items = [c for c in _ITEM_LABELS if c in frame.columns]
+    several = "contrast" in frame.columns and frame["contrast"].nunique() > 1
+    groups = []
+    for _, r in frame.iterrows():
+        name = escape(modifiers.get(str(r["modifier"]), str(r["modifier"])))
+        label = (
+            f"{name}: {_finding(r, labels, several)}; interaction <i>P</i> "
+            f"{fmt_p(r.get('p_value'))}"
+        )
+        rows = []
+        if "preliminary" in frame.columns:
+            rows.append(["Preliminary considerations", "", escape(str(r["preliminary"]))])
+        for k, c in enumerate(items, start=1):
+            ev = r.get(f"{c}_evidence")
+            rows.append(
+                [
+                    f"{k}. {escape(_ITEM_LABELS[c])}",
+                    _cap(r[c]),
+                    "" if _missing(ev) else escape(str(ev)),
+                ]
+            )
+        if "extra_consistency" in frame.columns:
+            ev = r.get("extra_consistency_evidence")
+            rows.append(
+                [
+                    "Additional consideration (not an ICEMAN core item): consistent across "
+                    "related outcomes and visits?",
+                    _cap(r["extra_consistency"]),
+                    "" if _missing(ev) else escape(str(ev)),
+                ]
+            )
+        why = r.get("rationale")
+        rows.append(
+            [
+                "ICEMAN-based overall rating (resolve rule)",
+                f"<b>{_cap(r.get('credibility'))}</b>",
+                "" if _missing(why) else escape(str(why)),
+            ]
+        )
+        groups.append((label, rows))
+    note = (
+        f"{escape(_CRED_SOURCE)}. Items are answered from the analysis plan and the results; "
+        "item 2 needs a reviewer's reading of other studies, recorded in the plan "
+        "(prior_evidence_answer). The additional consideration does not enter the rating."
+    )
+    return _table(caption, ["Item", "Answer", "Evidence"], groups, css="jama iceman items",
+                  note=note, text_cols=3)  # fmt: skip
 
 
 _TABLE1_GROUPS = {

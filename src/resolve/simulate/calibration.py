@@ -37,17 +37,19 @@ __all__ = ["TARGETS", "Target", "calibration_report", "summarise", "trial_statis
 
 @dataclass(frozen=True)
 class Target:
-    """One published number and how a simulated trial is compared with it.
+    """One published (or derived) number and how a simulated trial is compared with it.
 
     ``statistic`` is a column of :func:`trial_statistics`; ``bound`` is
     ``"equal"`` (within ``tolerance`` + 4 MCSE), ``"above"`` or ``"below"``
-    (the replicate mean lies beyond ``value``).
+    (the replicate mean lies beyond ``value``). ``cls`` is the provenance
+    class of ``value``: ``"published"``, ``"derived"`` (computed from published
+    numbers; ``source`` says how) or ``"placeholder"``.
     """
 
     statistic: str
     value: float
     tolerance: float
-    cls: Literal["HARD", "SEMI-HARD", "PLACEHOLDER"]
+    cls: Literal["published", "derived", "placeholder"]
     source: str
     bound: Literal["equal", "above", "below"] = "equal"
 
@@ -56,61 +58,76 @@ def _t(stat: str, value: float, tol: float, cls: str, source: str, bound: str = 
     return Target(stat, value, tol, cls, source, bound)  # type: ignore[arg-type]
 
 
-_RMDQ = {  # JAMA Table 2 via S12: (mean, sd, n) per arm and week
-    ("resolve", 0): (9.6, 5.4, 138),
-    ("sham", 0): (10.0, 5.0, 138),
-    ("resolve", 18): (3.6, 4.6, 127),
-    ("sham", 18): (6.4, 5.8, 130),
-    ("resolve", 26): (4.0, 5.0, 126),
-    ("sham", 26): (6.3, 5.8, 127),
-    ("resolve", 52): (4.1, 5.4, 122),
-    ("sham", 52): (6.1, 5.8, 124),
+_RMDQ = {  # JAMA Table 2 via S12: published (mean, sd, n) per arm and week; derived mean
+    ("resolve", 18): (3.6, 4.6, 127, 3.7),
+    ("sham", 18): (6.4, 5.8, 130, 6.3),
+    ("resolve", 26): (4.0, 5.0, 126, 4.1),
+    ("sham", 26): (6.3, 5.8, 127, 6.2),
+    ("resolve", 52): (4.1, 5.4, 122, 4.2),
+    ("sham", 52): (6.1, 5.8, 124, 6.0),
 }
+_RECENTRED = (
+    "derived: published {pub} re-centred on the model estimate (chance baseline imbalance "
+    "not reproduced; (sham + RESOLVE) / 2 -+ estimate / 2)"
+)
+_PLAN_MODEL = "plan model y52 ~ arm * frebaq + y0, completers"
 
-#: The published calibration targets (tolerance = half the last published digit).
+#: The calibration targets (tolerance = half the last published digit).
 TARGETS: tuple[Target, ...] = (
-    _t("n", 276, 0, "HARD", "S1: 276 randomised"),
-    _t("n.resolve", 138, 0, "HARD", "S1: 1:1"),
-    _t("age.mean", 46, 0.5, "HARD", "S3/S11: mean 46"),
-    _t("age.sd", 14.3, 0.05, "HARD", "S3/S11: SD 14.3"),
-    _t("women.share", 0.5, 0.005, "HARD", "S3/S11: 138 (50%)"),
-    _t("age.min", 18, 0, "HARD", "S8/S9: eligibility 18-70", "above"),
-    _t("age.max", 70, 0, "HARD", "S8/S9: eligibility 18-70", "below"),
-    _t("pain.min.w0", 3, 0, "HARD", "S8/S9: baseline pain >= 3", "above"),
-    _t("pain.mean.resolve.w0", 5.6, 0.05, "HARD", "S3/S4"),
-    _t("pain.mean.sham.w0", 5.8, 0.05, "HARD", "S3/S4"),
-    _t("pain.mean.resolve.w18", 3.1, 0.05, "HARD", "S3/S4"),
-    _t("pain.mean.sham.w18", 4.0, 0.05, "HARD", "S3/S4"),
-    _t("pain.n.resolve.w18", 128, 0, "HARD", "S1/S16"),
-    _t("pain.n.sham.w18", 133, 0, "HARD", "S1/S16"),
-    _t("pain.diff.w18", -1.0, 0.05, "HARD", "S1: -1.0 (-1.5 to -0.4)"),
-    _t("pain.se.w18", 0.281, 0.005, "HARD", "S1: CI width / 3.92 [I]"),
-    _t("pain.sd.pooled.w18", 2.27, 0.05, "SEMI-HARD", "spec 5.1 [I] from the SE"),
-    _t("pain.z.w52", -1.96, 0, "HARD", "S4: 52-wk effect not significant", "above"),
+    _t("n", 276, 0, "published", "S1: 276 randomised"),
+    _t("n.resolve", 138, 0, "published", "S1: 1:1"),
+    _t("age.mean", 46, 0.5, "published", "S3/S11: mean 46"),
+    _t("age.sd", 14.3, 0.05, "published", "S3/S11: SD 14.3"),
+    _t("women.share", 0.5, 0.005, "published", "S3/S11: 138 (50%)"),
+    _t("age.min", 18, 0, "published", "S8/S9: eligibility 18-70", "above"),
+    _t("age.max", 70, 0, "published", "S8/S9: eligibility 18-70", "below"),
+    _t("pain.min.w0", 3, 0, "published", "S8/S9: baseline pain >= 3", "above"),
+    _t("pain.mean.w0", 5.7, 0.05, "derived", "S3: mean of the arm means 5.6 and 5.8"),
+    _t("pain.diff.w0", 0.0, 0.0, "derived", "randomisation: chance imbalance only"),
+    _t("rmdq.mean.w0", 9.8, 0.05, "derived", "S12: mean of the arm means 9.6 and 10.0"),
+    _t("rmdq.sd.w0", 5.21, 0.05, "derived", "S12: pooled from 5.4 and 5.0"),
+    _t("rmdq.diff.w0", 0.0, 0.0, "derived", "randomisation: chance imbalance only"),
+    _t("pain.mean.resolve.w18", 3.05, 0.05, "derived", _RECENTRED.format(pub="3.1")),
+    _t("pain.mean.sham.w18", 4.05, 0.05, "derived", _RECENTRED.format(pub="4.0")),
+    _t("pain.n.resolve.w18", 128, 0, "published", "S1/S16"),
+    _t("pain.n.sham.w18", 133, 0, "published", "S1/S16"),
+    _t("pain.diff.w18", -1.0, 0.05, "published", "S1: -1.0 (-1.5 to -0.4), model estimate"),
+    _t("pain.ancova.w18", -1.0, 0.05, "published", "S1: -1.0; ANCOVA as proxy of the model"),
+    _t("pain.se.w18", 0.281, 0.005, "derived", "S1: CI width / 3.92"),
+    _t("pain.sd.pooled.w18", 2.27, 0.05, "derived", "spec 5.1: from the SE"),
+    _t("pain.z.w52", -1.96, 0, "published", "S4: 52-wk effect not significant", "above"),
     *(
-        _t(f"rmdq.{stat}.{arm}.w{week}", value, tol, "HARD", "S12 (JAMA Table 2)")
-        for (arm, week), (mean, sd, n) in _RMDQ.items()
-        for stat, value, tol in (("mean", mean, 0.05), ("sd", sd, 0.05), ("n", n, 0))
+        t
+        for (arm, week), (mean, sd, n, centred) in _RMDQ.items()
+        for t in (
+            _t(f"rmdq.mean.{arm}.w{week}", centred, 0.05, "derived", _RECENTRED.format(pub=mean)),
+            _t(f"rmdq.sd.{arm}.w{week}", sd, 0.05, "published", "S12 (JAMA Table 2)"),
+            _t(f"rmdq.n.{arm}.w{week}", n, 0, "published", "S12 (JAMA Table 2)"),
+        )
     ),
-    _t("rmdq.diff.w18", -2.8, 0.1, "HARD", "S12: raw difference of rounded means [I]"),
-    _t("rmdq.diff.w26", -2.3, 0.1, "HARD", "S12: raw difference of rounded means [I]"),
-    _t("rmdq.diff.w52", -2.0, 0.1, "HARD", "S12: raw difference of rounded means [I]"),
-    _t("rmdq.ancova.w18", -2.6, 0.15, "HARD", "S12: model estimate; ANCOVA as proxy (spec 6.2)"),
-    _t("rmdq.ancova.w26", -2.1, 0.15, "HARD", "S12: model estimate; ANCOVA as proxy (spec 6.2)"),
-    _t("rmdq.ancova.w52", -1.8, 0.15, "HARD", "S12: model estimate; ANCOVA as proxy (spec 6.2)"),
-    _t("rmdq.corr.w0_w18", 0.5, 0.05, "SEMI-HARD", "S12: baseline-18 wk r ~ 0.5 (within arm)"),
-    _t("interaction.frebaq.pain.w52", 0.18, 0.0, "SEMI-HARD", "S11: +0.18 (0.05 to 0.32)"),
-    _t("pseq.mean", 35, 0, "PLACEHOLDER", "spec 4.4"),
-    _t("pseq.sd", 12, 0, "PLACEHOLDER", "spec 4.4"),
-    _t("pcs.mean", 18, 0, "PLACEHOLDER", "spec 4.4"),
-    _t("pcs.sd", 10, 0, "PLACEHOLDER", "spec 4.4"),
-    _t("tsk.mean", 40, 0, "PLACEHOLDER", "spec 4.4"),
-    _t("tsk.sd", 7, 0, "PLACEHOLDER", "spec 4.4"),
-    _t("frebaq.mean", 14, 0, "PLACEHOLDER", "spec 4.4"),
-    _t("frebaq.sd", 7, 0, "PLACEHOLDER", "spec 4.4"),
-    _t("bbq.mean", 25, 0, "PLACEHOLDER", "spec 4.4"),
-    _t("bbq.sd", 6, 0, "PLACEHOLDER", "spec 4.4"),
-    _t("psychoactive.mean", 0.22, 0, "PLACEHOLDER", "spec 4.4: 15-30%"),
+    _t("rmdq.ancova.w18", -2.6, 0.05, "published", "S12: model estimate; ANCOVA as proxy"),
+    _t("rmdq.ancova.w26", -2.1, 0.05, "published", "S12: model estimate; ANCOVA as proxy"),
+    _t("rmdq.ancova.w52", -1.8, 0.05, "published", "S12: model estimate; ANCOVA as proxy"),
+    _t("rmdq.corr.w0_w18", 0.5, 0.05, "published", "S12: baseline-18 wk r ~ 0.5 (within arm)"),
+    _t("interaction.frebaq.pain.w52", 0.18, 0.0, "published", f"S11: +0.18; {_PLAN_MODEL}"),
+    _t(
+        "interaction_se.frebaq.pain.w52",
+        0.069,
+        0.005,
+        "derived",
+        f"S11: (0.32 - 0.05) / 3.92; {_PLAN_MODEL}",
+    ),
+    _t("pseq.mean", 35, 0, "placeholder", "spec 4.4"),
+    _t("pseq.sd", 12, 0, "placeholder", "spec 4.4"),
+    _t("pcs.mean", 18, 0, "placeholder", "spec 4.4"),
+    _t("pcs.sd", 10, 0, "placeholder", "spec 4.4"),
+    _t("tsk.mean", 40, 0, "placeholder", "spec 4.4"),
+    _t("tsk.sd", 7, 0, "placeholder", "spec 4.4"),
+    _t("frebaq.mean", 14, 0, "placeholder", "spec 4.4"),
+    _t("frebaq.sd", 4.05, 0, "derived", "solved for the interaction SE 0.069"),
+    _t("bbq.mean", 25, 0, "placeholder", "spec 4.4"),
+    _t("bbq.sd", 6, 0, "placeholder", "spec 4.4"),
+    _t("psychoactive.mean", 0.22, 0, "placeholder", "spec 4.4: 15-30%"),
 )
 
 
@@ -149,6 +166,18 @@ def _ols(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return beta, np.sqrt(np.diag(cov))
 
 
+_MODIFIER_COLUMNS = (
+    "pseq",
+    "pcs",
+    "pain_baseline",
+    "psychoactive",
+    "frebaq",
+    "tsk",
+    "rmdq_baseline",
+    "bbq",
+)
+
+
 def _one_trial(g: pd.DataFrame, ref: str, trt: str) -> dict[str, float]:
     s: dict[str, float] = {}
     base = g[g["week"] == 0]
@@ -158,14 +187,21 @@ def _one_trial(g: pd.DataFrame, ref: str, trt: str) -> dict[str, float]:
     s["age.min"], s["age.max"] = float(base["age"].min()), float(base["age"].max())
     s["women.share"] = float((base["sex"] == "female").mean())
     s["pain.min.w0"] = float(base["pain"].min())
-    for col in ("pseq", "pcs", "tsk", "frebaq", "bbq", "psychoactive"):
-        s[f"{col}.mean"] = float(base[col].mean())
-        s[f"{col}.sd"] = float(base[col].std())
+    in_trt = (base["arm"] == trt).to_numpy()
+    for col in ("pseq", "pcs", "tsk", "frebaq", "bbq", "psychoactive", "age"):
+        x = base[col].to_numpy(dtype=float)
+        if col != "age":
+            s[f"{col}.mean"] = float(x.mean())
+            s[f"{col}.sd"] = float(x.std(ddof=1))
+        s[f"{col}.diff"] = float(x[in_trt].mean() - x[~in_trt].mean())
     wide = {k: g.pivot(index="id", columns="week", values=k) for k in ("pain", "rmdq")}
     arm = base.set_index("id")["arm"].reindex(wide["pain"].index)
     treated = (arm == trt).to_numpy()
     names = {ref: treated == 0, trt: treated}
     for k, w in wide.items():
+        y0 = w[0].to_numpy(dtype=float)
+        s[f"{k}.mean.w0"] = float(y0.mean())
+        s[f"{k}.sd.w0"] = float(y0.std(ddof=1))
         for week in w.columns:
             y = w[week].to_numpy(dtype=float)
             stats = {}
@@ -175,49 +211,43 @@ def _one_trial(g: pd.DataFrame, ref: str, trt: str) -> dict[str, float]:
                 s[f"{k}.n.{name}.w{week}"] = float(len(v))
                 s[f"{k}.mean.{name}.w{week}"] = float(v.mean())
                 s[f"{k}.sd.{name}.w{week}"] = float(v.std(ddof=1))
-            if int(week) == 0:
-                continue
             (n0, m0, sd0), (n1, m1, sd1) = stats[ref], stats[trt]
             diff = m1 - m0
-            se = float(np.sqrt(sd0**2 / n0 + sd1**2 / n1))
             s[f"{k}.diff.w{week}"] = diff
+            if int(week) == 0:
+                continue
+            se = float(np.sqrt(sd0**2 / n0 + sd1**2 / n1))
             s[f"{k}.se.w{week}"] = se
             s[f"{k}.z.w{week}"] = diff / se
             pooled = np.sqrt(((n0 - 1) * sd0**2 + (n1 - 1) * sd1**2) / (n0 + n1 - 2))
             s[f"{k}.sd.pooled.w{week}"] = float(pooled)
             ok = ~np.isnan(y)
-            X = np.column_stack([np.ones(ok.sum()), treated[ok], w[0].to_numpy(dtype=float)[ok]])
+            X = np.column_stack([np.ones(ok.sum()), treated[ok], y0[ok]])
             beta, se_b = _ols(y[ok], X)
             s[f"{k}.ancova.w{week}"] = float(beta[1])
             s[f"{k}.ancova_se.w{week}"] = float(se_b[1])
         for name, rows in names.items():
             both = rows & ~np.isnan(w[18].to_numpy(dtype=float)) if 18 in w.columns else None
             if both is not None:
-                r = np.corrcoef(w[0].to_numpy(dtype=float)[both], w[18].to_numpy(dtype=float)[both])
+                r = np.corrcoef(y0[both], w[18].to_numpy(dtype=float)[both])
                 s[f"{k}.corr.{name}.w0_w18"] = float(r[0, 1])
         if f"{k}.corr.{ref}.w0_w18" in s:
             s[f"{k}.corr.w0_w18"] = (s[f"{k}.corr.{ref}.w0_w18"] + s[f"{k}.corr.{trt}.w0_w18"]) / 2
-    # effect modification: pain at the last visit on arm x modifier, completers
+    # effect modification, the plan's model: y_t ~ arm * modifier + y_0, completers
     mods = base.set_index("id").reindex(wide["pain"].index)
     for k, w in wide.items():
-        last = int(w.columns.max())
-        y = w[last].to_numpy(dtype=float)
-        ok = ~np.isnan(y)
-        for m in (
-            "frebaq",
-            "tsk",
-            "rmdq_baseline",
-            "bbq",
-            "pseq",
-            "pcs",
-            "pain_baseline",
-            "psychoactive",
-        ):
-            x = mods[m].to_numpy(dtype=float)
-            X = np.column_stack([np.ones(ok.sum()), treated[ok], x[ok], treated[ok] * x[ok]])
-            beta, se_b = _ols(y[ok], X)
-            s[f"interaction.{m}.{k}.w{last}"] = float(beta[3])
-            s[f"interaction_se.{m}.{k}.w{last}"] = float(se_b[3])
+        y0 = w[0].to_numpy(dtype=float)
+        for visit in sorted({18, int(w.columns.max())} & set(w.columns)):
+            y = w[visit].to_numpy(dtype=float)
+            ok = ~np.isnan(y)
+            for m in _MODIFIER_COLUMNS:
+                x = mods[m].to_numpy(dtype=float)
+                cols = [np.ones(ok.sum()), treated[ok], x[ok], treated[ok] * x[ok]]
+                if m != f"{k}_baseline":
+                    cols.append(y0[ok])
+                beta, se_b = _ols(y[ok], np.column_stack(cols))
+                s[f"interaction.{m}.{k}.w{visit}"] = float(beta[3])
+                s[f"interaction_se.{m}.{k}.w{visit}"] = float(se_b[3])
     return s
 
 
@@ -238,13 +268,17 @@ def trial_statistics(
     -------
     DataFrame
         One row per trial. Columns include ``<outcome>.{n,mean,sd}.<arm>.w<week>``,
-        ``<outcome>.diff.w<week>`` (treatment minus reference, completers),
-        ``.se`` (unadjusted two-sample SE), ``.z``, ``.sd.pooled``,
+        ``<outcome>.{mean,sd}.w0`` (both arms), ``<outcome>.diff.w<week>``
+        (treatment minus reference, completers; at week 0 the chance baseline
+        difference), ``.se`` (unadjusted two-sample SE), ``.z``, ``.sd.pooled``,
         ``.ancova`` / ``.ancova_se`` (follow-up on arm + baseline, completers),
         ``<outcome>.corr.w0_w18`` (within-arm baseline-18 wk correlation,
-        averaged over arms), ``interaction.<modifier>.<outcome>.w<last week>``
-        and its ``interaction_se`` (OLS on arm x modifier among completers),
-        and baseline summaries (``age.mean``, ``women.share``, ``frebaq.sd``...).
+        averaged over arms), ``interaction.<modifier>.<outcome>.w<week>`` and
+        its ``interaction_se`` at week 18 and the last week (the plan's model:
+        OLS of the outcome on arm x modifier + baseline outcome among
+        completers; without the baseline term when the modifier is the
+        baseline outcome), baseline summaries (``age.mean``, ``women.share``,
+        ``frebaq.sd``...) and baseline arm differences (``frebaq.diff``...).
     """
     require_columns(
         data, ["id", "arm", "week", "pain", "rmdq", "age", "sex"], what="simulated trial"

@@ -7,7 +7,7 @@ Examples
 >>> trial.shape, trial["id"].nunique(), sorted(trial["arm"].unique())
 ((1380, 16), 276, ['resolve', 'sham'])
 >>> trial.groupby("visit", sort=False)["pain"].count().tolist()[:3]
-[276, 273, 267]
+[276, 267, 264]
 """
 
 from __future__ import annotations

@@ -1,328 +1,348 @@
-"""The latent-normal layer: factor model, calibrated marginals and effect modification.
+"""Potential outcomes: latent dependence, calibrated conditional means and effects.
 
-Per participant, standard-normal latent variables are built from a common
-factor ``F`` ("pain-related distress"), outcome-specific person intercepts
-``S_pain`` and ``S_rmdq`` (correlation ``pain_rmdq_person``) and visit
-residuals ``e[k, t]`` (same-visit correlation ``pain_rmdq_visit``)::
+Every participant is generated *before* randomisation and identically in both
+arms; the arm only decides which of two potential outcomes is observed.
 
-    z_m       = l_m F + sqrt(1 - l_m^2) u_m                 (questionnaires, medication)
-    Y[k, t]   = l_k F + g_k S_k + sqrt(1 - r_k) e[k, t]     (k = pain, rmdq; r_k = l_k^2 + g_k^2)
+**Baseline (pre-randomisation).** Standard-normal latents per participant: a
+common factor ``F`` ("pain-related distress"), outcome-specific person
+intercepts ``S_pain``, ``S_rmdq`` (correlation ``pain_rmdq_person``) and
+baseline visit residuals ``e[k, 0]`` (correlation ``pain_rmdq_visit``)::
 
-Each latent variable is then thresholded into its arm- and visit-specific
-marginal (:mod:`resolve.simulate.marginals`). Effect modification of outcome
-``k`` at week ``t`` by modifier ``m`` replaces, in the treated arm only,
-``Y[k, t]`` by ``(Y + kappa W_m) / sqrt(1 + 2 kappa c + kappa^2)`` (``W_m`` the
-modifier's latent, ``c`` their correlation): the treated arm's marginal, hence
-the average effect, is unchanged while its slope on the modifier grows. ``kappa``
-is solved so that the difference of the two arms' observed-scale
-least-squares slopes equals ``per_point``.
+    P_k       = l_k F + sqrt(1 - l_k^2) S_k           prognosis of outcome k
+    X_k       = sqrt(q_k) P_k + sqrt(1 - q_k) e[k, 0]  baseline latent (q_k: reliability)
+    z_m       = l_m F + sqrt(1 - l_m^2) u_m            questionnaires, medication
+
+thresholded into one baseline distribution per variable (the same in both
+arms: chance imbalance only).
+
+**Follow-up.** The control potential outcome of outcome ``k`` at visit ``t``
+has, given everything that exists before randomisation, the conditional mean::
+
+    A[k, t] = h_k + (N_k - 2 h_k) expit(alpha[k, t] + beta_k P_k)
+
+on the scale ``0..N_k`` (``h_k`` = ``headroom``), and the treated potential
+outcome the conditional mean ``A[k, t] + tau[k, t](x)`` with::
+
+    tau[k, t](x) = effect[k, t] + sum_m per_point[m, k, t] (x_m - centre_m)
+
+(``x_m`` the observed baseline modifiers, ``centre_m`` their population
+means; zero ``per_point`` unless the scenario configures it). Both outcomes
+are drawn as ``Y = Q(Phi(eps[k, t]); mean, rho[k, arm, t])``, the quantile
+function of a beta-binomial on ``0..N_k`` with that mean and intra-class
+correlation ``rho``, at a residual latent ``eps`` that is independent of
+everything before randomisation::
+
+    eps[k, t] = sqrt(w_k) V_k + sqrt(1 - w_k) e[k, t]   (w_k: persistence)
+
+Hence ``E[Y1 - Y0 | baseline] = tau(x)`` exactly: the treatment effect
+depends on the baseline only through the configured ``per_point`` terms. The
+arms' dispersions ``rho`` differ so that the published per-arm SDs are
+matched; that is variation of the individual effect *unrelated* to any
+baseline variable. ``h_k`` keeps every expected control outcome at least
+``headroom`` from the scale's ends, so an additive effect up to
+``headroom`` never needs truncation; a configured modification that would
+push an expected treated outcome off the scale is truncated there
+(:attr:`Calibrated.truncated` reports the share).
 
 Examples
 --------
 >>> from resolve.simulate import default_scenario
->>> from resolve.simulate.latent import calibrate, latent_correlation
+>>> from resolve.simulate.latent import calibrate
 >>> cal = calibrate(default_scenario())
->>> round(cal.marginals[("pain", 1, 0)].mean, 6), round(cal.marginals[("rmdq", 0, 0)].sd, 6)
-(5.6, 5.0)
->>> round(cal.marginals[("rmdq", 1, 2)].mean, 2)  # all randomised; completers: 3.63
-3.72
->>> R = latent_correlation(default_scenario())
->>> round(float(R.loc["rmdq_w0", "rmdq_w18"]), 3)
-0.55
+>>> round(cal.marginals["rmdq_w0"].mean, 6), round(cal.marginals["rmdq_w0"].sd, 6)
+(9.8, 5.21)
+>>> p = cal.followup[("rmdq", 18)]
+>>> round(p.control_mean, 3), round(p.treated_mean - p.control_mean, 2)  # observed participants
+(6.3, -2.63)
+
+The average effect among all randomised is the scenario's -2.6; observed
+participants differ slightly because the arms lose different shares at random.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from numpy.polynomial.legendre import leggauss
 from numpy.typing import NDArray
 from scipy import optimize, special
 
 from resolve.errors import DataValidationError
 from resolve.simulate.marginals import Marginal, beta_binomial, binary, rounded_normal
 from resolve.simulate.missingness import dropout_score, solve_intercepts
-from resolve.simulate.scenario import EffectModification, Scenario
+from resolve.simulate.scenario import MODIFIERS, OUTCOMES, Scenario
 
 __all__ = [
     "Calibrated",
+    "FollowupParameters",
+    "baseline_values",
+    "bb_quantile",
     "calibrate",
+    "control_mean",
     "draw_latent",
     "latent_correlation",
-    "modified",
-    "modifier_latent_name",
-    "slope",
+    "modifier_values",
+    "treated_mean",
+    "treatment_effect",
 ]
 
 FloatArray = NDArray[np.float64]
 
-_NODES, _WEIGHTS = leggauss(24)
+_CAL_SIZE = 100_000  # participants in the calibration sample
+_CAL_SEED = 20150610  # fixed: the calibration must not depend on the user's seed
+
+
+@dataclass(frozen=True)
+class FollowupParameters:
+    """Solved parameters of one outcome at one follow-up visit.
+
+    ``alpha`` locates the control conditional mean, ``rho`` holds the
+    beta-binomial intra-class correlations (reference arm, treated arm);
+    ``control_mean``, ``treated_mean``, ``control_sd`` and ``treated_sd`` are
+    the calibrated moments among participants observed at the visit.
+    """
+
+    alpha: float
+    rho: tuple[float, float]
+    control_mean: float
+    treated_mean: float
+    control_sd: float
+    treated_sd: float
 
 
 @dataclass(frozen=True, eq=False)
 class Calibrated:
     """Solved quantities of a scenario.
 
-    ``marginals`` maps ``(outcome, arm index, visit index)`` and the modifier
-    names (``"pseq"``..., ``"psychoactive"``, ``"age"``) to :class:`Marginal`;
-    ``kappa`` maps ``(outcome, visit index)`` to ``(modifier, kappa, c)``.
+    ``marginals`` maps ``"pain_w0"``, ``"rmdq_w0"`` (baseline), the
+    questionnaire names, ``"psychoactive"`` and ``"age"`` to :class:`Marginal`;
+    ``beta`` maps each outcome to the slope of its conditional mean on the
+    prognosis latent; ``followup`` maps ``(outcome, week)`` to
+    :class:`FollowupParameters`; ``centres`` the population mean of each
+    modifier; ``truncated`` maps ``(outcome, week)`` to the share of
+    participants whose configured effect had to be truncated at the scale.
     """
 
-    marginals: dict[object, Marginal]
-    kappa: dict[tuple[str, int], tuple[str, float, float]]
-
-
-def _latent_names(scenario: Scenario) -> list[str]:
-    names = [s.name for s in scenario.scales] + ["psychoactive"]
-    for k in ("pain", "rmdq"):
-        names += [f"{k}_w{w}" for w in scenario.design.weeks]
-    return names
+    marginals: dict[str, Marginal]
+    beta: dict[str, float]
+    followup: dict[tuple[str, int], FollowupParameters]
+    centres: dict[str, float]
+    truncated: dict[tuple[str, int], float]
 
 
 def draw_latent(scenario: Scenario, n: int, rng: np.random.Generator) -> dict[str, FloatArray]:
-    """Standard-normal latents of ``n`` participants (reference-arm dependence).
+    """Standard-normal latents of ``n`` participants (identical in both arms).
 
-    Keys: the questionnaire modifiers, ``psychoactive``, and ``pain_w<week>``,
-    ``rmdq_w<week>`` for every visit. Draw order is fixed (reproducibility).
+    Keys: ``prognosis_pain``, ``prognosis_rmdq`` (``P_k``), ``pain_w0``,
+    ``rmdq_w0`` (baseline latents), the questionnaire names and
+    ``psychoactive``, and ``pain_w<week>``, ``rmdq_w<week>`` (the residual
+    latent ``eps`` of every follow-up visit). Draw order is fixed
+    (reproducibility).
     """
     c = scenario.correlation
-    weeks = scenario.design.weeks
-    T = len(weeks)
+    follow = scenario.design.followup_weeks
     F = rng.standard_normal(n)
-    s1, s2 = rng.standard_normal((2, n))
-    rho = c.pain_rmdq_person
-    S = {"pain": s1, "rmdq": rho * s1 + np.sqrt(1 - rho**2) * s2}
-    e1, e2 = rng.standard_normal((2, n, T))
-    rv = c.pain_rmdq_visit
-    E = {"pain": e1, "rmdq": rv * e1 + np.sqrt(1 - rv**2) * e2}
+
+    def pair(shape: tuple[int, ...], rho: float) -> tuple[FloatArray, FloatArray]:
+        a, b = rng.standard_normal((2, *shape))
+        return a, rho * a + np.sqrt(1 - rho**2) * b
+
+    s_pain, s_rmdq = pair((n,), c.pain_rmdq_person)
+    e_pain, e_rmdq = pair((n,), c.pain_rmdq_visit)
     out: dict[str, FloatArray] = {}
+    for k, s, e in (("pain", s_pain, e_pain), ("rmdq", s_rmdq, e_rmdq)):
+        lam, q = c.of(k, "loading"), c.of(k, "reliability")
+        prognosis = lam * F + np.sqrt(1 - lam**2) * s
+        out[f"prognosis_{k}"] = prognosis
+        out[f"{k}_w0"] = np.sqrt(q) * prognosis + np.sqrt(1 - q) * e
     loadings = [(s.name, s.loading) for s in scenario.scales]
     loadings.append(("psychoactive", scenario.psychoactive.loading))
     U = rng.standard_normal((len(loadings), n))
     for (name, lam), u in zip(loadings, U, strict=True):
         out[name] = lam * F + np.sqrt(1 - lam**2) * u
-    for k, lam, within in (
-        ("pain", c.pain_loading, c.pain_within),
-        ("rmdq", c.rmdq_loading, c.rmdq_within),
-    ):
-        g = np.sqrt(within - lam**2)
-        for t, w in enumerate(weeks):
-            out[f"{k}_w{w}"] = lam * F + g * S[k] + np.sqrt(1 - within) * E[k][:, t]
+    v_pain, v_rmdq = pair((n,), c.pain_rmdq_person)
+    r_pain, r_rmdq = pair((n, len(follow)), c.pain_rmdq_visit)
+    for k, v, r in (("pain", v_pain, r_pain), ("rmdq", v_rmdq, r_rmdq)):
+        w = c.of(k, "persistence")
+        for t, week in enumerate(follow):
+            out[f"{k}_w{week}"] = np.sqrt(w) * v + np.sqrt(1 - w) * r[:, t]
     return out
 
 
-def modified(z: FloatArray, w: FloatArray, kappa: float, c: float) -> FloatArray:
-    """Treated-arm latent ``(z + kappa w) / sqrt(1 + 2 kappa c + kappa^2)`` (still N(0, 1))."""
-    return np.asarray((z + kappa * w) / np.sqrt(1 + 2 * kappa * c + kappa**2), dtype=np.float64)
-
-
 def latent_correlation(scenario: Scenario) -> pd.DataFrame:
-    """Correlation matrix of the latent normals (reference arm, before thresholding).
+    """Correlation matrix of the pre-randomisation latents.
 
-    Rows and columns: the five questionnaire totals, ``psychoactive``, then
-    ``pain_w<week>`` and ``rmdq_w<week>`` for every visit.
+    Rows and columns: ``prognosis_pain``, ``prognosis_rmdq``, ``pain_w0``,
+    ``rmdq_w0``, the five questionnaires and ``psychoactive``. (Follow-up
+    residual latents are independent of all of them.)
+
+    Examples
+    --------
+    >>> from resolve.simulate import default_scenario
+    >>> R = latent_correlation(default_scenario())
+    >>> round(float(R.loc["rmdq_w0", "prognosis_rmdq"]), 3)  # sqrt(reliability)
+    0.742
     """
     c = scenario.correlation
-    names = _latent_names(scenario)
-    loading = {s.name: s.loading for s in scenario.scales}
-    loading["psychoactive"] = scenario.psychoactive.loading
-    within = {"pain": c.pain_within, "rmdq": c.rmdq_within}
-    lk = {"pain": c.pain_loading, "rmdq": c.rmdq_loading}
-    g = {k: np.sqrt(within[k] - lk[k] ** 2) for k in lk}
-    R = np.eye(len(names))
-
-    def parse(name: str) -> tuple[str, int | None]:
-        if "_w" in name:
-            k, w = name.split("_w")
-            return k, int(w)
-        return name, None
-
-    for i, a in enumerate(names):
-        for j, b in enumerate(names):
-            if i == j:
-                continue
-            (ka, wa), (kb, wb) = parse(a), parse(b)
-            la = lk[ka] if wa is not None else loading[ka]
-            lb = lk[kb] if wb is not None else loading[kb]
-            value = la * lb
-            if wa is not None and wb is not None:
-                if ka == kb:
-                    value = within[ka]
-                else:
-                    value += g[ka] * g[kb] * c.pain_rmdq_person
-                    if wa == wb:
-                        value += np.sqrt((1 - within[ka]) * (1 - within[kb])) * c.pain_rmdq_visit
-            R[i, j] = value
-    return pd.DataFrame(R, index=names, columns=names)
+    lam = {k: c.of(k, "loading") for k in OUTCOMES}
+    q = {k: c.of(k, "reliability") for k in OUTCOMES}
+    mods = {s.name: s.loading for s in scenario.scales}
+    mods["psychoactive"] = scenario.psychoactive.loading
+    # representation: every latent = f * F + (person-specific parts)
+    names = ["prognosis_pain", "prognosis_rmdq", "pain_w0", "rmdq_w0", *mods]
+    R = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+    s_pp = np.sqrt((1 - lam["pain"] ** 2) * (1 - lam["rmdq"] ** 2)) * c.pain_rmdq_person
+    p_pr = lam["pain"] * lam["rmdq"] + s_pp
+    R.loc["prognosis_pain", "prognosis_rmdq"] = p_pr
+    for k in OUTCOMES:
+        R.loc[f"{k}_w0", f"prognosis_{k}"] = np.sqrt(q[k])
+        other = "rmdq" if k == "pain" else "pain"
+        R.loc[f"{k}_w0", f"prognosis_{other}"] = np.sqrt(q[k]) * p_pr
+    R.loc["pain_w0", "rmdq_w0"] = (
+        np.sqrt(q["pain"] * q["rmdq"]) * p_pr
+        + np.sqrt((1 - q["pain"]) * (1 - q["rmdq"])) * c.pain_rmdq_visit
+    )
+    for m, lm in mods.items():
+        for k in OUTCOMES:
+            R.loc[m, f"prognosis_{k}"] = lm * lam[k]
+            R.loc[m, f"{k}_w0"] = lm * lam[k] * np.sqrt(q[k])
+        for m2, l2 in mods.items():
+            if m2 != m:
+                R.loc[m, m2] = lm * l2
+    upper = np.triu(R.to_numpy(), 1)
+    lower = np.tril(R.to_numpy(), -1)
+    full = np.where(upper != 0, upper, lower.T)
+    return pd.DataFrame(full + full.T + np.eye(len(names)), index=names, columns=names)
 
 
-def modifier_latent_name(modifier: str) -> str:
-    """Latent variable behind an output modifier column."""
-    return {"pain_baseline": "pain_w0", "rmdq_baseline": "rmdq_w0"}.get(modifier, modifier)
+def bb_quantile(
+    u: FloatArray, mean: FloatArray, rho: FloatArray | float, n: int
+) -> NDArray[np.int64]:
+    """Quantile at ``u`` of beta-binomial(``n``) distributions with ``mean`` and ``rho``.
 
+    Vectorised over participants: ``mean`` in ``(0, n)``, intra-class
+    correlation ``rho`` in ``[0, 1)`` (0 = binomial); variance
+    ``mean (1 - mean / n) (1 + (n - 1) rho)``.
 
-def _cells(m: Marginal) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes, weights (times the normal density) and values by latent cell."""
-    edges = np.concatenate([[-9.0], np.clip(m.thresholds, -9.0, 9.0), [9.0]])
-    lo, hi = edges[:-1, None], edges[1:, None]
-    nodes = (lo + hi) / 2 + (hi - lo) / 2 * _NODES[None, :]
-    weights = (hi - lo) / 2 * _WEIGHTS[None, :] * np.exp(-(nodes**2) / 2) / np.sqrt(2 * np.pi)
-    values = np.broadcast_to(m.support[:, None].astype(float), nodes.shape)
-    return nodes.ravel(), weights.ravel(), values.ravel()
-
-
-def slope(y: Marginal, x: Marginal, r: float) -> float:
-    """Least-squares slope of ``y`` on ``x`` when their latents have correlation ``r``.
-
-    ``E[XY]`` is integrated cell by cell over ``x``'s latent with
-    ``E[Y | W = w] = y_0 + sum_k dy_k Phi((r w - a_k) / sqrt(1 - r^2))``.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> u = (np.arange(20000) + 0.5) / 20000
+    >>> y = bb_quantile(u, np.full(u.size, 6.0), 0.2, 24)
+    >>> round(float(y.mean()), 3), round(float(y.var()), 2)  # 6 (1 - 6 / 24) (1 + 23 0.2) = 25.2
+    (6.0, 25.2)
     """
-    nodes, weights, xv = _cells(x)
-    s = np.sqrt(1.0 - r * r)
-    a = y.thresholds
-    dy = np.diff(y.support).astype(float)
-    cond = y.support[0] + special.ndtr((r * nodes[:, None] - a[None, :]) / s) @ dy
-    exy = float(np.sum(weights * xv * cond))
-    var_x = x.sd**2
-    return (exy - x.mean * y.mean) / var_x
+    u = np.asarray(u, dtype=np.float64)
+    p = np.clip(np.asarray(mean, dtype=np.float64) / n, 0.0, 1.0 - 1e-12)
+    r = np.maximum(np.asarray(rho, dtype=np.float64), 1e-9)
+    theta = 1.0 / r - 1.0
+    a = np.broadcast_to(p * theta, u.shape)[:, None]
+    b = np.broadcast_to((1 - p) * theta, u.shape)[:, None]
+    j = np.arange(n, dtype=np.float64)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_p0 = np.sum(np.log1p(-a / (a + b + j)), axis=1, keepdims=True)
+        log_ratio = np.log(n - j) + np.log(a + j) - np.log(j + 1) - np.log(b + n - 1 - j)
+        log_pmf = np.concatenate([log_p0, log_p0 + np.cumsum(log_ratio, axis=1)], axis=1)
+        cdf = np.cumsum(np.exp(log_pmf), axis=1)
+    cdf = cdf / cdf[:, -1:]
+    return np.asarray((cdf[:, :-1] < u[:, None]).sum(axis=1), dtype=np.int64)
 
 
-def _solve_kappa(
-    e: EffectModification, k: int, marg: dict[object, Marginal], R: pd.DataFrame, per_point: float
-) -> tuple[float, float]:
-    latent = modifier_latent_name(e.modifier)
-    c = float(R.to_numpy()[R.index.get_loc(f"{e.outcome}_w{e.week}"), R.columns.get_loc(latent)])
-
-    def x_marginal(arm: int) -> Marginal:
-        if e.modifier in ("pain_baseline", "rmdq_baseline"):
-            return marg[(latent.split("_")[0], arm, 0)]
-        return marg[e.modifier]
-
-    y0, y1 = marg[(e.outcome, 0, k)], marg[(e.outcome, 1, k)]
-    target = slope(y0, x_marginal(0), c) + per_point
-
-    def gap(r: float) -> float:
-        return slope(y1, x_marginal(1), r) - target
-
-    lo, hi = -0.995, 0.995
-    if gap(lo) * gap(hi) > 0:
-        reach = (slope(y1, x_marginal(1), lo), slope(y1, x_marginal(1), hi))
-        raise DataValidationError(
-            f"effect_modification ({e.modifier} x {e.outcome}, week {e.week}): per_point "
-            f"{e.per_point:g} is not attainable with these marginals; the treated-arm slope can "
-            f"range over ({reach[0]:.3g}, {reach[1]:.3g}) against a reference slope "
-            f"{target - per_point:.3g}"
-        )
-    r = float(optimize.brentq(gap, lo, hi, xtol=1e-12))
-    kappa = r * np.sqrt((1 - c * c) / (1 - r * r)) - c
-    return float(kappa), c
-
-
-def _outcome_marginals(
-    scenario: Scenario, means: dict[tuple[str, int, int], tuple[float, float]]
-) -> dict[object, Marginal]:
-    d = scenario.design
-    marg: dict[object, Marginal] = {}
-    for (k, a, v), (mean, sd) in means.items():
-        arm = d.arms[a]
-        key = f"{k}.{arm}.mean[{v}] / {k}.{arm}.sd[{v}]"
-        if k == "pain":
-            floor = scenario.pain.eligibility_min if v == 0 else None
-            marg[(k, a, v)] = rounded_normal(0, 10, mean=mean, sd=sd, floor=floor, key=key)
-        else:
-            marg[(k, a, v)] = beta_binomial(0, 24, mean=mean, sd=sd, key=key)
-    return marg
-
-
-_CAL_SIZE = 100_000  # participants per arm in the completer correction
-_CAL_SEED = 20150610  # fixed: the correction must not depend on the user's seed
-
-
-def _completer_shift(
-    scenario: Scenario,
-    marg: dict[object, Marginal],
-    kappa: dict[tuple[str, int], tuple[str, float, float]],
-    latent: dict[str, FloatArray],
-    age: FloatArray,
-) -> tuple[dict[tuple[str, int, int], tuple[float, float]], dict[tuple[str, int], float]]:
-    """Completer minus full-data mean and SD, and completer minus full slope gap."""
-    d = scenario.design
-    shift: dict[tuple[str, int, int], tuple[float, float]] = {}
-    slope_shift: dict[tuple[str, int], float] = {}
-    for a in (0, 1):
-        pain0 = marg[("pain", a, 0)].transform(latent["pain_w0"]).astype(float)
-        rmdq0 = marg[("rmdq", a, 0)].transform(latent["rmdq_w0"]).astype(float)
-        eta = dropout_score(scenario, pain0=pain0, rmdq0=rmdq0, age=age)
-        for k in ("pain", "rmdq"):
-            counts = scenario.followup.counts(k)[a]
-            for v in range(1, len(d.weeks)):
-                z = latent[f"{k}_w{d.weeks[v]}"]
-                if a == 1 and (k, v) in kappa:
-                    name, kap, c = kappa[(k, v)]
-                    z = modified(z, latent[name], kap, c)
-                y = marg[(k, a, v)].transform(z).astype(float)
-                frac = (d.n_per_arm[a] - counts[v]) / d.n_per_arm[a]
-                alpha = solve_intercepts(eta[None, :], np.array([frac * eta.size]))
-                w = 1.0 - special.expit(alpha[0] + eta)
-                m_obs = float(np.sum(w * y) / np.sum(w))
-                sd_obs = float(np.sqrt(np.sum(w * (y - m_obs) ** 2) / np.sum(w)))
-                shift[(k, a, v)] = (m_obs - float(y.mean()), sd_obs - float(y.std()))
-                if (k, v) in kappa:
-                    name = kappa[(k, v)][0]
-                    x = _modifier_values(name, a, marg, latent)
-                    slope_shift[(k, v)] = slope_shift.get((k, v), 0.0) + (1 if a else -1) * (
-                        _wls_slope(y, x, w) - _wls_slope(y, x, np.ones_like(w))
-                    )
-    return shift, slope_shift
-
-
-def _modifier_values(
-    name: str, a: int, marg: dict[object, Marginal], latent: dict[str, FloatArray]
+def control_mean(
+    scenario: Scenario, cal: Calibrated, outcome: str, week: int, prognosis: FloatArray
 ) -> FloatArray:
-    key: object = (name.split("_")[0], a, 0) if name.endswith("_w0") else name
-    return marg[key].transform(latent[name]).astype(float)
+    """Expected control potential outcome ``A[k, t]`` given the prognosis latent."""
+    o = scenario.outcome(outcome)
+    h = o.headroom
+    alpha = cal.followup[(outcome, week)].alpha
+    z = alpha + cal.beta[outcome] * prognosis
+    return np.asarray(o.low + h + (o.high - o.low - 2 * h) * special.expit(z), dtype=np.float64)
 
 
-def _wls_slope(y: FloatArray, x: FloatArray, w: FloatArray) -> float:
-    mx, my = np.sum(w * x) / np.sum(w), np.sum(w * y) / np.sum(w)
-    return float(np.sum(w * (x - mx) * (y - my)) / np.sum(w * (x - mx) ** 2))
+def treatment_effect(
+    scenario: Scenario,
+    outcome: str,
+    week: int,
+    modifiers: Mapping[str, FloatArray] | pd.DataFrame,
+    *,
+    centres: Mapping[str, float] | None = None,
+) -> FloatArray:
+    """Configured conditional average effect ``tau(x)`` of each participant.
 
+    Parameters
+    ----------
+    scenario : Scenario
+    outcome, week : str, int
+        A follow-up visit of the scenario.
+    modifiers : mapping or DataFrame
+        Observed baseline modifier values (columns of :data:`MODIFIERS`); only
+        those with a configured ``per_point`` at this visit are read.
+    centres : mapping, optional
+        Population mean of each modifier; from :func:`calibrate` if omitted.
 
-def calibrate(scenario: Scenario) -> Calibrated:
-    """Solve every marginal and effect-modification weight of ``scenario`` (cached).
+    Returns
+    -------
+    numpy.ndarray
+        ``effect + sum per_point (x - centre)``, before any truncation at the
+        scale (rare; see :attr:`Calibrated.truncated`).
 
-    Follow-up targets describe the participants *observed* at a visit. Because
-    dropout depends on baseline values, completers differ slightly from all
-    randomised; the full-data marginals are therefore shifted (three
-    fixed-point steps on a fixed-seed sample of 100,000 participants per arm)
-    so that the completer-weighted mean and SD, and the completer slope
-    difference of each effect modification, equal the targets.
-
-    Raises
-    ------
-    DataValidationError
-        A target (mean with SD, or an interaction) cannot be reproduced; the
-        message names the scenario file and key.
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from resolve.simulate import default_scenario
+    >>> s = default_scenario()
+    >>> x = pd.DataFrame({"frebaq": [s.scale("frebaq").mean, s.scale("frebaq").mean + 10]})
+    >>> treatment_effect(s, "pain", 52, x).round(2).tolist()  # -0.3 at the mean, +0.18 per point
+    [-0.3, 1.5]
+    >>> treatment_effect(s, "rmdq", 18, x).tolist()
+    [-2.6, -2.6]
     """
-    try:
-        return _calibrate(scenario)
-    except DataValidationError as exc:
-        raise DataValidationError(f"{scenario.source}: {exc}") from None
+    weeks = scenario.design.followup_weeks
+    if outcome not in OUTCOMES or week not in weeks:
+        raise DataValidationError(
+            f"no follow-up visit {outcome!r} at week {week!r}; outcomes {OUTCOMES}, weeks {weeks}"
+        )
+    centres = calibrate(scenario).centres if centres is None else centres
+    base = scenario.outcome(outcome).effect[weeks.index(week)]
+    first = next(iter(modifiers.values())) if isinstance(modifiers, Mapping) else modifiers.index
+    tau = np.full(len(first), base, dtype=np.float64)
+    for e in scenario.effect_modification:
+        if e.outcome == outcome and e.week == week:
+            x = np.asarray(modifiers[e.modifier], dtype=np.float64)
+            tau += e.per_point * (x - centres[e.modifier])
+    return tau
 
 
-@lru_cache(maxsize=16)
-def _calibrate(scenario: Scenario) -> Calibrated:
-    d = scenario.design
-    targets: dict[tuple[str, int, int], tuple[float, float]] = {}
-    for k in ("pain", "rmdq"):
-        for a in (0, 1):
-            tr = scenario.outcome(k).arms[a]
-            for v in range(len(d.weeks)):
-                targets[(k, a, v)] = (tr.mean[v], tr.sd[v])
-    marg = _outcome_marginals(scenario, targets)
+def treated_mean(
+    low: float, high: float, control: FloatArray, tau: FloatArray
+) -> tuple[FloatArray, float]:
+    """``control + tau`` truncated to the scale, and the share that needed truncation."""
+    mu = control + tau
+    share = float(np.mean((mu < low) | (mu > high)))
+    return np.asarray(np.clip(mu, low, high), dtype=np.float64), share
+
+
+def _baseline_marginals(scenario: Scenario) -> dict[str, Marginal]:
+    marg: dict[str, Marginal] = {}
+    p, r = scenario.pain, scenario.rmdq
+    marg["pain_w0"] = rounded_normal(
+        p.low,
+        p.high,
+        mean=p.baseline_mean,
+        sd=p.baseline_sd,
+        floor=p.eligibility_min,
+        key="pain.baseline_mean / pain.baseline_sd",
+    )
+    marg["rmdq_w0"] = beta_binomial(
+        r.low,
+        r.high,
+        mean=r.baseline_mean,
+        sd=r.baseline_sd,
+        key="rmdq.baseline_mean / .baseline_sd",
+    )
     for s in scenario.scales:
         marg[s.name] = beta_binomial(
             s.low, s.high, mean=s.mean, sd=s.sd, key=f"modifiers.{s.name}.mean / .sd"
@@ -337,34 +357,194 @@ def _calibrate(scenario: Scenario) -> Calibrated:
         clip=False,
         key="demographics.age_mean / demographics.age_sd",
     )
-    R = latent_correlation(scenario)
-    per_point = {
-        (e.outcome, d.weeks.index(e.week)): e.per_point for e in scenario.effect_modification
+    return marg
+
+
+def baseline_values(
+    scenario: Scenario, marginals: Mapping[str, Marginal], latent: Mapping[str, FloatArray]
+) -> dict[str, NDArray[np.int64]]:
+    """Observed baseline scores: ``pain``, ``rmdq``, questionnaires, ``psychoactive``."""
+    out = {
+        "pain": marginals["pain_w0"].transform(latent["pain_w0"]),
+        "rmdq": marginals["rmdq_w0"].transform(latent["rmdq_w0"]),
     }
+    for s in scenario.scales:
+        out[s.name] = marginals[s.name].transform(latent[s.name])
+    out["psychoactive"] = marginals["psychoactive"].transform(latent["psychoactive"])
+    return out
 
-    def solve_all(
-        pp: dict[tuple[str, int], float],
-    ) -> dict[tuple[str, int], tuple[str, float, float]]:
-        out: dict[tuple[str, int], tuple[str, float, float]] = {}
-        for e in scenario.effect_modification:
-            k = d.weeks.index(e.week)
-            kap, c = _solve_kappa(e, k, marg, R, pp[(e.outcome, k)])
-            out[(e.outcome, k)] = (modifier_latent_name(e.modifier), kap, c)
-        return out
 
-    kappa = solve_all(per_point)
-    if any(scenario.followup.counts(k)[a][v] < d.n_per_arm[a] for (k, a, v) in targets):
-        rng = np.random.default_rng(_CAL_SEED)
-        latent = draw_latent(scenario, _CAL_SIZE, rng)
-        age = marg["age"].transform(rng.standard_normal(_CAL_SIZE)).astype(float)
-        full = dict(targets)
-        pp = dict(per_point)
-        for _ in range(3):
-            shift, slope_shift = _completer_shift(scenario, marg, kappa, latent, age)
-            for key, (dm, ds) in shift.items():
-                full[key] = (targets[key][0] - dm, targets[key][1] - ds)
-            for em_key, gap in slope_shift.items():
-                pp[em_key] = per_point[em_key] - gap
-            marg.update(_outcome_marginals(scenario, full))
-            kappa = solve_all(pp)
-    return Calibrated(marg, kappa)
+def modifier_values(base: Mapping[str, NDArray[np.int64]]) -> dict[str, FloatArray]:
+    """The eight modifier columns from :func:`baseline_values`."""
+    out = {m: np.asarray(base[m], dtype=np.float64) for m in MODIFIERS if m in base}
+    out["pain_baseline"] = np.asarray(base["pain"], dtype=np.float64)
+    out["rmdq_baseline"] = np.asarray(base["rmdq"], dtype=np.float64)
+    return out
+
+
+def calibrate(scenario: Scenario) -> Calibrated:
+    """Solve every marginal and conditional-mean parameter of ``scenario`` (cached).
+
+    Follow-up targets describe the participants *observed* at a visit. Dropout
+    depends on baseline values, so on a fixed-seed sample of 100,000
+    participants each arm's dropout is applied as weights ``1 - q`` and
+
+    * ``alpha[k, t]`` is solved so that the control arm's observed mean is
+      ``<outcome>.<reference>.mean``;
+    * ``beta_k`` so that the within-arm correlation of baseline with the
+      follow-up at ``correlation.baseline_followup_week`` (mean of the two
+      arms) is ``correlation.<outcome>_baseline_followup``;
+    * each arm's ``rho`` in closed form so that its observed SD is the target:
+      ``sd^2 = var(mu) + mean(mu (1 - mu / N)) (1 + (N - 1) rho)``.
+
+    Raises
+    ------
+    DataValidationError
+        A target cannot be reproduced; the message names the scenario file
+        and key.
+    """
+    try:
+        return _calibrate(scenario)
+    except DataValidationError as exc:
+        raise DataValidationError(f"{scenario.source}: {exc}") from None
+
+
+def _weighted(x: FloatArray, w: FloatArray) -> tuple[float, float]:
+    m = float(np.sum(w * x) / np.sum(w))
+    return m, float(np.sum(w * (x - m) ** 2) / np.sum(w))
+
+
+def _wcov(x: FloatArray, y: FloatArray, w: FloatArray) -> float:
+    mx, my = np.sum(w * x) / np.sum(w), np.sum(w * y) / np.sum(w)
+    return float(np.sum(w * (x - mx) * (y - my)) / np.sum(w))
+
+
+def _rho(mu: FloatArray, w: FloatArray, sd: float, n: int, key: str) -> float:
+    """Intra-class correlation giving observed SD ``sd`` around conditional means ``mu``."""
+    m, var_mu = _weighted(mu, w)
+    binom = float(np.sum(w * mu * (1 - mu / n)) / np.sum(w))
+    rho = ((sd * sd - var_mu) / binom - 1.0) / (n - 1)
+    if not 0.0 <= rho < 1.0:
+        lo = np.sqrt(var_mu + binom)
+        hi = np.sqrt(var_mu + binom * n)
+        raise DataValidationError(
+            f"{key}: SD {sd:g} is not attainable around these expected outcomes (mean {m:.3g}); "
+            f"it must lie in [{lo:.3g}, {hi:.3g}), given the scenario's baseline-follow-up "
+            "correlation and effects"
+        )
+    return float(rho)
+
+
+class _OutcomeFit:
+    """Conditional-mean calibration of one outcome on the calibration sample."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        outcome: str,
+        prognosis: FloatArray,
+        x0: FloatArray,
+        mods: Mapping[str, FloatArray],
+        centres: Mapping[str, float],
+    ) -> None:
+        self.scenario, self.k, self.o = scenario, outcome, scenario.outcome(outcome)
+        self.P, self.x0, self.mods, self.centres = prognosis, x0, mods, centres
+
+    def mean_at(self, alpha: float, b: float) -> FloatArray:
+        o, h = self.o, self.o.headroom
+        z = alpha + b * self.P
+        return np.asarray(o.low + h + (o.high - o.low - 2 * h) * special.expit(z), dtype=np.float64)
+
+    def solve_alpha(self, b: float, t: int, w0: FloatArray) -> float:
+        target = self.o.control_mean[t]
+
+        def gap(alpha: float) -> float:
+            return _weighted(self.mean_at(alpha, b), w0)[0] - target
+
+        return float(optimize.brentq(gap, -60.0, 60.0, xtol=1e-10))
+
+    def treated(self, t: int, A: FloatArray) -> tuple[FloatArray, float]:
+        week = self.scenario.design.followup_weeks[t]
+        tau = treatment_effect(self.scenario, self.k, week, self.mods, centres=self.centres)
+        return treated_mean(self.o.low, self.o.high, A, tau)
+
+    def correlation(self, b: float, t: int, w0: FloatArray, w1: FloatArray) -> float:
+        """Within-arm baseline-follow-up correlation at visit ``t``, mean of the arms."""
+        o, x0 = self.o, self.x0
+        A = self.mean_at(self.solve_alpha(b, t, w0), b)
+        mu1, _ = self.treated(t, A)
+        r0 = _wcov(x0, A, w0) / (np.sqrt(_weighted(x0, w0)[1]) * o.control_sd[t])
+        r1 = _wcov(x0, mu1, w1) / (np.sqrt(_weighted(x0, w1)[1]) * o.treated_sd[t])
+        return float((r0 + r1) / 2)
+
+    def solve_beta(self, ws: list[tuple[FloatArray, FloatArray]]) -> float:
+        c = self.scenario.correlation
+        t = self.scenario.design.followup_weeks.index(c.baseline_followup_week)
+        w0, w1 = ws[t]
+        target = c.of(self.k, "baseline_followup")
+        lo, hi = 1e-3, 40.0
+        r_lo, r_hi = self.correlation(lo, t, w0, w1), self.correlation(hi, t, w0, w1)
+        if not r_lo < target < r_hi:
+            raise DataValidationError(
+                f"correlation.{self.k}_baseline_followup: {target:g} is not attainable; with "
+                f"these marginals and correlation.{self.k}_reliability the within-arm "
+                f"correlation ranges over ({r_lo:.3g}, {r_hi:.3g})"
+            )
+
+        def gap(b: float) -> float:
+            return self.correlation(b, t, w0, w1) - target
+
+        return float(optimize.brentq(gap, lo, hi, xtol=1e-8))
+
+
+@lru_cache(maxsize=16)
+def _calibrate(scenario: Scenario) -> Calibrated:
+    d = scenario.design
+    arms = d.arms
+    marg = _baseline_marginals(scenario)
+    rng = np.random.default_rng(_CAL_SEED)
+    latent = draw_latent(scenario, _CAL_SIZE, rng)
+    age = marg["age"].transform(rng.standard_normal(_CAL_SIZE)).astype(float)
+    base = baseline_values(scenario, marg, latent)
+    mods = modifier_values(base)
+    centres = {m: marg[m].mean for m in ("pseq", "pcs", "tsk", "frebaq", "bbq", "psychoactive")}
+    centres["pain_baseline"] = marg["pain_w0"].mean
+    centres["rmdq_baseline"] = marg["rmdq_w0"].mean
+    eta = dropout_score(
+        scenario, pain0=base["pain"].astype(float), rmdq0=base["rmdq"].astype(float), age=age
+    )
+
+    def weights(outcome: str, a: int, t: int) -> FloatArray:
+        counts = scenario.followup.counts(outcome)[a]
+        frac = (d.n_per_arm[a] - counts[t]) / d.n_per_arm[a]
+        alpha = solve_intercepts(eta[None, :], np.array([frac * eta.size]))
+        return np.asarray(1.0 - special.expit(alpha[0] + eta), dtype=np.float64)
+
+    beta: dict[str, float] = {}
+    followup: dict[tuple[str, int], FollowupParameters] = {}
+    truncated: dict[tuple[str, int], float] = {}
+    for k in OUTCOMES:
+        ws = [(weights(k, 0, t), weights(k, 1, t)) for t in range(len(d.followup_weeks))]
+        fit = _OutcomeFit(
+            scenario, k, latent[f"prognosis_{k}"], base[k].astype(float), mods, centres
+        )
+        beta[k] = b = fit.solve_beta(ws)
+        for t, week in enumerate(d.followup_weeks):
+            w0, w1 = ws[t]
+            o = fit.o
+            alpha = fit.solve_alpha(b, t, w0)
+            A = fit.mean_at(alpha, b)
+            mu1, share = fit.treated(t, A)
+            truncated[(k, week)] = share
+            n_scale = o.high - o.low
+            rho0 = _rho(A - o.low, w0, o.control_sd[t], n_scale, f"{k}.{arms[0]}.sd[{t}]")
+            rho1 = _rho(mu1 - o.low, w1, o.treated_sd[t], n_scale, f"{k}.{arms[1]}.sd[{t}]")
+            followup[(k, week)] = FollowupParameters(
+                alpha=alpha,
+                rho=(rho0, rho1),
+                control_mean=_weighted(A, w0)[0],
+                treated_mean=_weighted(mu1, w1)[0],
+                control_sd=o.control_sd[t],
+                treated_sd=o.treated_sd[t],
+            )
+    return Calibrated(marg, beta, followup, centres, truncated)

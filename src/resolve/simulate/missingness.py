@@ -69,17 +69,15 @@ def dropout_score(
 ) -> FloatArray:
     """``eta``: the participant part of the log-odds of a missing visit.
 
-    Baseline pain, RMDQ and age are standardised by the scenario's target means
-    and SDs (arms averaged) and weighted by ``[missingness]``.
+    Baseline pain, RMDQ and age are standardised by the scenario's baseline
+    means and SDs and weighted by ``[missingness]``.
     """
     m = scenario.missingness
     d = scenario.demographics
 
     def z(x: FloatArray, outcome: str) -> FloatArray:
         o = scenario.outcome(outcome)
-        mu = (o.arms[0].mean[0] + o.arms[1].mean[0]) / 2
-        sd = (o.arms[0].sd[0] + o.arms[1].sd[0]) / 2
-        return np.asarray((x - mu) / sd, dtype=np.float64)
+        return np.asarray((x - o.baseline_mean) / o.baseline_sd, dtype=np.float64)
 
     return np.asarray(
         m.pain_baseline * z(pain0, "pain")
@@ -117,7 +115,7 @@ def missing_masks(
             eta_a = eta[rows].reshape(R, size)
             u_a = u[rows].reshape(R, size)
             for t in range(1, T):
-                n_miss = np.full(R, float(scenario.design.n_per_arm[a] - counts[a][t]))
+                n_miss = np.full(R, float(scenario.design.n_per_arm[a] - counts[a][t - 1]))
                 alpha = solve_intercepts(eta_a, n_miss)
                 q = special.expit(alpha[:, None] + eta_a)
                 sub = mask[:, :, t]

@@ -21,9 +21,19 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import special
 
-from resolve.simulate.latent import calibrate, draw_latent, modified
-from resolve.simulate.scenario import Scenario
+from resolve.simulate.latent import (
+    baseline_values,
+    bb_quantile,
+    calibrate,
+    control_mean,
+    draw_latent,
+    modifier_values,
+    treated_mean,
+    treatment_effect,
+)
+from resolve.simulate.scenario import OUTCOMES, Scenario
 
 __all__ = ["draw_latent", "observe"]  # draw_latent re-exported from latent
 
@@ -37,26 +47,31 @@ def observe(
 
     Returns ``pain`` and ``rmdq`` as ``(n, visits)`` arrays (complete data; see
     :mod:`resolve.simulate.missingness`), the questionnaire totals and the 0/1
-    ``psychoactive`` flag. Effect modification is applied to arm-1 rows.
+    ``psychoactive`` flag. Baseline values do not depend on ``arm``; at
+    follow-up, arm-1 rows show the treated potential outcome, whose expected
+    value is the control one plus the configured effect ``tau(x)``.
     """
     cal = calibrate(scenario)
     weeks = scenario.design.weeks
-    arm = np.asarray(arm)
-    treated = arm == 1
+    treated = np.asarray(arm) == 1
+    base = baseline_values(scenario, cal.marginals, latent)
+    mods = modifier_values(base)
     out: dict[str, NDArray[np.int64]] = {}
-    for k in ("pain", "rmdq"):
-        values = np.empty((arm.size, len(weeks)), dtype=np.int64)
-        for t, w in enumerate(weeks):
-            z = latent[f"{k}_w{w}"]
-            if (k, t) in cal.kappa:
-                modifier, kappa, c = cal.kappa[(k, t)]
-                z = z.copy()
-                z[treated] = modified(z[treated], latent[modifier][treated], kappa, c)
-            for a in (0, 1):
-                rows = arm == a
-                values[rows, t] = cal.marginals[(k, a, t)].transform(z[rows])
+    for k in OUTCOMES:
+        o = scenario.outcome(k)
+        values = np.empty((treated.size, len(weeks)), dtype=np.int64)
+        values[:, 0] = base[k]
+        for t, week in enumerate(weeks[1:], start=1):
+            A = control_mean(scenario, cal, k, week, latent[f"prognosis_{k}"])
+            tau = treatment_effect(scenario, k, week, mods, centres=cal.centres)
+            mu1, _ = treated_mean(o.low, o.high, A, tau)
+            mu = np.where(treated, mu1, A)
+            rho0, rho1 = cal.followup[(k, week)].rho
+            rho = np.where(treated, rho1, rho0)
+            u = special.ndtr(latent[f"{k}_w{week}"])
+            values[:, t] = o.low + bb_quantile(u, mu - o.low, rho, o.high - o.low)
         out[k] = values
     for s in scenario.scales:
-        out[s.name] = cal.marginals[s.name].transform(latent[s.name])
-    out["psychoactive"] = cal.marginals["psychoactive"].transform(latent["psychoactive"])
+        out[s.name] = base[s.name]
+    out["psychoactive"] = base["psychoactive"]
     return out

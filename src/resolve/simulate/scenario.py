@@ -1,23 +1,43 @@
 """Simulation scenarios: frozen, validated parameter sets read from one TOML file.
 
-A scenario holds every number the trial simulator uses. The RESOLVE default
-(``scenarios/resolve.toml``) states, beside each value, its class (HARD,
-SEMI-HARD or PLACEHOLDER, as in ``specs/resolve-trial.md`` section 9) and its
-source. A bad file raises :class:`~resolve.errors.DataValidationError` naming
-the key (e.g. ``pain.sham.sd[2]``) and the offending value.
+A scenario holds every number the trial simulator uses. Each value may carry
+its provenance in the ``provenance`` sub-table of its own table::
+
+    [rmdq.sham]
+    mean = [7.00, 6.30, 6.20, 6.00]
+    provenance.mean = { class = ["placeholder", "derived", "derived", "derived"], source = "..." }
+
+``class`` is ``"published"``, ``"derived"`` (computed from published numbers)
+or ``"placeholder"`` (unknown: a general value, never to be reported as a
+RESOLVE value), one for the whole key or one per element. The default
+scenario (``scenarios/resolve.toml``) states the provenance of every value;
+:func:`provenance_markdown` renders it (``docs/simulation.md``). A bad file
+raises :class:`~resolve.errors.DataValidationError` naming the key (e.g.
+``pain.sham.sd[2]``) and the offending value.
+
+Named scenarios (:func:`named_scenario`) derive the scenarios of the
+operating-characteristics study from any scenario: ``"null"``,
+``"no_modification"`` and ``"frebaq_modification"``.
 
 Examples
 --------
->>> from resolve.simulate import default_scenario
+>>> from resolve.simulate import default_scenario, named_scenario
 >>> s = default_scenario()
 >>> s.design.arms, s.design.n_per_arm, s.design.weeks
 (('sham', 'resolve'), (138, 138), (0, 12, 18, 26, 52))
->>> s.pain.arm("resolve").mean[2]
-3.06
+>>> s.rmdq.effect  # weeks 12, 18, 26, 52
+(-2.6, -2.6, -2.1, -1.8)
+>>> [(e.modifier, e.outcome, e.week, e.per_point) for e in s.effect_modification]
+[('frebaq', 'pain', 52, 0.18)]
+>>> named_scenario("no_modification").effect_modification
+()
+>>> named_scenario("null").pain.effect
+(0.0, 0.0, 0.0, 0.0)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +47,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
+    BaseModel,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -37,11 +58,14 @@ from pydantic import (
 
 from resolve._schema import SchemaError, Table, Text, between, validate
 from resolve._validation import parse_toml
+from resolve.errors import DataValidationError
 
 __all__ = [
+    "FREBAQ_MODIFICATION",
     "MODIFIERS",
+    "NAMED_SCENARIOS",
+    "PROVENANCE_CLASSES",
     "SCALE_RANGES",
-    "ArmTrajectory",
     "Correlation",
     "Demographics",
     "Design",
@@ -50,10 +74,14 @@ __all__ = [
     "Medication",
     "Missingness",
     "Outcome",
+    "ParameterSource",
     "Scale",
     "Scenario",
     "default_scenario",
     "load_scenario",
+    "named_scenario",
+    "provenance_markdown",
+    "resize",
     "scenario_from_dict",
 ]
 
@@ -80,6 +108,12 @@ MODIFIERS = (
 
 OUTCOMES = ("pain", "rmdq")
 
+#: Outcome scales: name -> (low, high).
+OUTCOME_RANGES: dict[str, tuple[int, int]] = {"pain": (0, 10), "rmdq": (0, 24)}
+
+#: Provenance classes of a scenario value.
+PROVENANCE_CLASSES = ("published", "derived", "placeholder")
+
 
 @dataclass(frozen=True)
 class Design:
@@ -94,6 +128,11 @@ class Design:
         """Visit labels: ``"baseline"``, then ``"week <n>"``."""
         return tuple("baseline" if w == 0 else f"week {w}" for w in self.weeks)
 
+    @property
+    def followup_weeks(self) -> tuple[int, ...]:
+        """The follow-up weeks (all but the baseline visit)."""
+        return self.weeks[1:]
+
 
 @dataclass(frozen=True)
 class Demographics:
@@ -107,25 +146,29 @@ class Demographics:
 
 
 @dataclass(frozen=True)
-class ArmTrajectory:
-    """Target mean and SD of an outcome at each visit, for one arm."""
-
-    mean: tuple[float, ...]
-    sd: tuple[float, ...]
-
-
-@dataclass(frozen=True)
 class Outcome:
-    """Per-arm trajectories of one outcome (pain NRS or RMDQ)."""
+    """One outcome (pain NRS or RMDQ): baseline, control outcome and treatment effect.
+
+    Per-visit tuples follow the follow-up weeks (``design.weeks[1:]``).
+    ``control_mean``/``control_sd`` describe the reference arm's participants
+    observed at a visit; ``effect`` is the average treatment effect (all
+    randomised) added to the control potential outcome; ``treated_sd`` the SD
+    of the treated arm's observed participants; ``headroom`` the smallest
+    distance of any participant's expected control outcome from the scale's
+    ends.
+    """
 
     name: str
-    arms: tuple[ArmTrajectory, ArmTrajectory]
-    arm_names: tuple[str, str]
+    low: int
+    high: int
+    baseline_mean: float
+    baseline_sd: float
+    control_mean: tuple[float, ...]
+    control_sd: tuple[float, ...]
+    effect: tuple[float, ...]
+    treated_sd: tuple[float, ...]
+    headroom: float
     eligibility_min: float | None = None
-
-    def arm(self, name: str) -> ArmTrajectory:
-        """Trajectory of arm ``name``."""
-        return self.arms[self.arm_names.index(name)]
 
 
 @dataclass(frozen=True)
@@ -160,19 +203,28 @@ class Medication:
 
 @dataclass(frozen=True)
 class Correlation:
-    """Latent dependence of pain and RMDQ (see ``docs/simulation.md``)."""
+    """Dependence structure (see ``docs/simulation.md``, "Generative model")."""
 
     pain_loading: float
-    pain_within: float
     rmdq_loading: float
-    rmdq_within: float
+    pain_reliability: float
+    rmdq_reliability: float
+    pain_baseline_followup: float
+    rmdq_baseline_followup: float
+    baseline_followup_week: int
+    pain_persistence: float
+    rmdq_persistence: float
     pain_rmdq_person: float
     pain_rmdq_visit: float
+
+    def of(self, outcome: str, what: str) -> float:
+        """``of("rmdq", "loading")`` is ``rmdq_loading``."""
+        return float(getattr(self, f"{outcome}_{what}"))
 
 
 @dataclass(frozen=True)
 class FollowUp:
-    """Number of participants with each outcome at each visit, per arm."""
+    """Participants with each outcome at each follow-up visit, per arm."""
 
     pain: tuple[tuple[int, ...], tuple[int, ...]]
     rmdq: tuple[tuple[int, ...], tuple[int, ...]]
@@ -192,12 +244,30 @@ class Missingness:
 
 @dataclass(frozen=True)
 class EffectModification:
-    """Change of the treatment effect per unit of ``modifier`` at ``week``."""
+    """Change of the treatment effect on ``outcome`` at ``week`` per unit of ``modifier``.
+
+    The modifier is centred at its population mean, so the average effect is
+    the outcome's ``effect`` whatever ``per_point``.
+    """
 
     modifier: str
     outcome: str
     week: int
     per_point: float
+
+
+#: Venter et al. 2026 (S11): FreBAQ x treatment on 52-week pain, +0.18 per point.
+FREBAQ_MODIFICATION = EffectModification("frebaq", "pain", 52, 0.18)
+
+
+@dataclass(frozen=True)
+class ParameterSource:
+    """Provenance of one scenario value: dotted key, value, class(es) and source."""
+
+    key: str
+    value: str
+    classes: tuple[str, ...]
+    source: str
 
 
 @dataclass(frozen=True)
@@ -217,6 +287,7 @@ class Scenario:
     missingness: Missingness
     effect_modification: tuple[EffectModification, ...]
     source: str = field(default="scenario", compare=False)
+    provenance: tuple[ParameterSource, ...] = field(default=(), compare=False, repr=False)
 
     def outcome(self, name: str) -> Outcome:
         """The :class:`Outcome` called ``name`` (``"pain"`` or ``"rmdq"``)."""
@@ -235,8 +306,10 @@ class Scenario:
 # (``key 'pain.sham.sd[2]' ...``). Tables named after the arms (``[pain.sham]``) are
 # fields created for the arms of ``design.arms``, so the design is read first.
 _Finite = Annotated[float, between()]
+_Positive = Annotated[float, between(0.0, low_open=True)]
 _Loading = Annotated[float, between(-0.99, 0.99)]
-_Within = Annotated[float, between(0.0, 0.99)]
+_Share = Annotated[float, between(0.0, 0.99)]
+_Reliability = Annotated[float, between(0.01, 0.99)]
 _Correlation = Annotated[float, between(-1.0, 1.0)]
 _LogOdds = Annotated[float, between(-5.0, 5.0)]
 
@@ -250,10 +323,84 @@ def _check(value: float, low: float | None, high: float | None, *loc: str | int,
 
 
 def _per_visit(value: list[Any], info: ValidationInfo) -> list[Any]:
-    n = (info.context or {}).get("n_visits")
+    n = (info.context or {}).get("n_followup")
     if n is not None and len(value) != n:
-        raise SchemaError(f"must have {n} values (one per visit); got {len(value)}")
+        raise SchemaError(f"must have {n} values (one per follow-up visit); got {len(value)}")
     return value
+
+
+class _Source(Table):
+    """``{ class = ..., source = ... }``: provenance of one key."""
+
+    kind: str | list[str] = Field(alias="class")
+    source: Text
+
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, value: str | list[str]) -> str | list[str]:
+        for v in [value] if isinstance(value, str) else value:
+            if v not in PROVENANCE_CLASSES:
+                raise SchemaError(f"must be one of {', '.join(PROVENANCE_CLASSES)}; got {v!r}")
+        if isinstance(value, list) and not value:
+            raise SchemaError("must name at least one class; got []")
+        return value
+
+
+class _Sourced(Table):
+    """A table whose values may carry ``provenance.<key> = { class, source }``."""
+
+    provenance: dict[str, _Source] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _provenance_keys(self) -> Self:
+        fields = {
+            (f.alias or name): name
+            for name, f in type(self).model_fields.items()
+            if name != "provenance"
+        }
+        for key in self.provenance:
+            name = fields.get(key)
+            if name is None or not _is_values(getattr(self, name)):
+                values = [k for k, n in fields.items() if _is_values(getattr(self, n))]
+                raise SchemaError(
+                    f"names no value of this table; got {key!r} (values: {', '.join(values)})",
+                    "provenance",
+                    key,
+                )
+        return self
+
+
+def _class_counts(model: BaseModel, loc: tuple[str | int, ...]) -> None:
+    """Each per-element class list has one class per value (checked after the values)."""
+    if isinstance(model, _Sourced):
+        for key, src in model.provenance.items():
+            name = next(n for n, f in type(model).model_fields.items() if (f.alias or n) == key)
+            value = getattr(model, name)
+            n = len(value) if isinstance(value, list) else 1
+            if isinstance(src.kind, list) and len(src.kind) not in (1, n):
+                raise SchemaError(
+                    f"must have 1 or {n} classes (one per value of {key!r}); got {len(src.kind)}",
+                    *loc,
+                    "provenance",
+                    key,
+                    "class",
+                )
+    for name, f in type(model).model_fields.items():
+        value = getattr(model, name)
+        key = f.alias or name
+        if isinstance(value, BaseModel):
+            _class_counts(value, (*loc, key))
+        elif isinstance(value, list):
+            for k, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    _class_counts(item, (*loc, key, k))
+
+
+def _is_values(value: Any) -> bool:
+    """A plain value or list of values (not a table or a list of tables)."""
+    if isinstance(value, BaseModel):
+        return False
+    return not (isinstance(value, list) and value and isinstance(value[0], BaseModel))
 
 
 class _MetaTable(Table):
@@ -261,7 +408,7 @@ class _MetaTable(Table):
     description: Text
 
 
-class _DesignTable(Table):
+class _DesignTable(_Sourced):
     arms: list[Text]
     n_per_arm: list[Annotated[int, between(2, 100_000)]]
     weeks: list[Annotated[int, between(0, 10_000)]]
@@ -294,9 +441,9 @@ class _DesignFirst(Table):
     design: _DesignTable
 
 
-class _DemographicsTable(Table):
+class _DemographicsTable(_Sourced):
     age_mean: _Finite
-    age_sd: Annotated[float, between(0.0, low_open=True)]
+    age_sd: _Positive
     age_min: Annotated[int, between(0, 120)]
     age_max: Annotated[int, between(0, 120)]
     women: Annotated[float, between(0.0, 1.0)]
@@ -311,9 +458,11 @@ class _DemographicsTable(Table):
         return self
 
 
-class _TrajectoryTable(Table):
+class _ControlTable(_Sourced):
+    """``[<outcome>.<reference arm>]``: the control outcome at each follow-up visit."""
+
     mean: list[_Finite]
-    sd: list[Annotated[float, between(0.0, low_open=True)]]
+    sd: list[_Positive]
 
     @field_validator("mean", "sd")
     @classmethod
@@ -321,13 +470,27 @@ class _TrajectoryTable(Table):
         return _per_visit(value, info)
 
 
-class _OutcomeTable(Table):
+class _TreatedTable(_Sourced):
+    """``[<outcome>.<treated arm>]``: average effect and observed SD per follow-up visit."""
+
+    effect: list[_Finite]
+    sd: list[_Positive]
+
+    @field_validator("effect", "sd")
+    @classmethod
+    def _lengths(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
+        return _per_visit(value, info)
+
+
+class _OutcomeTable(_Sourced):
     """Base of ``[pain]`` / ``[rmdq]``: fields ``arm0``, ``arm1`` are added per design."""
 
-    low: ClassVar[float] = 0.0
-    high: ClassVar[float] = 10.0
-    arm0: _TrajectoryTable
-    arm1: _TrajectoryTable
+    outcome: ClassVar[str] = "pain"
+    baseline_mean: _Finite
+    baseline_sd: _Positive
+    headroom: _Positive
+    arm0: _ControlTable
+    arm1: _TreatedTable
 
     @property
     def floor(self) -> float | None:
@@ -335,22 +498,35 @@ class _OutcomeTable(Table):
 
     @model_validator(mode="after")
     def _inside(self) -> Self:
-        for field_name in ("arm0", "arm1"):
-            arm: _TrajectoryTable = getattr(self, field_name)
-            alias = type(self).model_fields[field_name].alias or field_name
-            for k, m in enumerate(arm.mean):
-                floor = self.floor if (k == 0 and self.floor is not None) else self.low
-                if not floor < m < self.high:
-                    raise SchemaError(
-                        f"must lie strictly inside ({floor:g}, {self.high:g}); got {m!r}",
-                        alias,
-                        "mean",
-                        k,
-                    )
+        low, high = OUTCOME_RANGES[self.outcome]
+        floor = self.floor if self.floor is not None else low
+        _check(self.baseline_mean, floor, high, "baseline_mean", low_open=True, high_open=True)
+        _check(self.headroom, 0.0, (high - low) / 2, "headroom", low_open=True, high_open=True)
+        room = self.headroom
+        names = [type(self).model_fields[f].alias or f for f in ("arm0", "arm1")]
+        for k, m in enumerate(self.arm0.mean):
+            if not low + room < m < high - room:
+                raise SchemaError(
+                    f"must lie strictly inside ({low + room:g}, {high - room:g}) (the scale "
+                    f"{low}-{high} less headroom {room:g}); got {m!r}",
+                    names[0],
+                    "mean",
+                    k,
+                )
+        for k, e in enumerate(self.arm1.effect):
+            if abs(e) > room:
+                raise SchemaError(
+                    f"must lie within +-headroom ({room:g}): a larger additive effect would push "
+                    f"some participants' expected outcome off the scale; got {e!r}",
+                    names[1],
+                    "effect",
+                    k,
+                )
         return self
 
 
 class _PainTable(_OutcomeTable):
+    outcome: ClassVar[str] = "pain"
     eligibility_min: Annotated[float, between(0.0, 10.0)]
 
     @property
@@ -359,16 +535,16 @@ class _PainTable(_OutcomeTable):
 
 
 class _RmdqTable(_OutcomeTable):
-    high: ClassVar[float] = 24.0
+    outcome: ClassVar[str] = "rmdq"
 
 
-class _ScaleTable(Table):
+class _ScaleTable(_Sourced):
     mean: _Finite
-    sd: Annotated[float, between(0.0, low_open=True)]
+    sd: _Positive
     loading: _Loading
 
 
-class _PsychoactiveTable(Table):
+class _PsychoactiveTable(_Sourced):
     prevalence: Annotated[float, between(0.0, 1.0, low_open=True, high_open=True)]
     loading: _Loading
 
@@ -390,28 +566,21 @@ class _ModifiersTable(Table):
         return self
 
 
-class _CorrelationTable(Table):
+class _CorrelationTable(_Sourced):
     pain_loading: _Loading
-    pain_within: _Within
     rmdq_loading: _Loading
-    rmdq_within: _Within
+    pain_reliability: _Reliability
+    rmdq_reliability: _Reliability
+    pain_baseline_followup: Annotated[float, between(0.0, 0.95)]
+    rmdq_baseline_followup: Annotated[float, between(0.0, 0.95)]
+    baseline_followup_week: int
+    pain_persistence: _Share
+    rmdq_persistence: _Share
     pain_rmdq_person: _Correlation
     pain_rmdq_visit: _Correlation
 
-    @model_validator(mode="after")
-    def _factor(self) -> Self:
-        for k in ("pain", "rmdq"):
-            loading, within = getattr(self, f"{k}_loading"), getattr(self, f"{k}_within")
-            if loading**2 > within:
-                raise SchemaError(
-                    f"must be at least {k}_loading^2 = {loading**2:.4g} (the common factor alone "
-                    f"correlates visits that much); got {within!r}",
-                    f"{k}_within",
-                )
-        return self
 
-
-class _CountsTable(Table):
+class _CountsTable(_Sourced):
     pain: list[int]
     rmdq: list[int]
 
@@ -434,16 +603,8 @@ class _FollowupTable(Table):
             arm: _CountsTable = getattr(self, field_name)
             alias = type(self).model_fields[field_name].alias or field_name
             for outcome in ("pain", "rmdq"):
-                values = getattr(arm, outcome)
-                for k, v in enumerate(values):
+                for k, v in enumerate(getattr(arm, outcome)):
                     _check(v, 0, n, alias, outcome, k)
-                if values[0] != n:
-                    raise SchemaError(
-                        f"must equal the arm size {n} (no missing baseline); got {values[0]!r}",
-                        alias,
-                        outcome,
-                        0,
-                    )
             for k, (p, r) in enumerate(zip(arm.pain, arm.rmdq, strict=True)):
                 if p < r:
                     raise SchemaError(
@@ -456,13 +617,13 @@ class _FollowupTable(Table):
         return self
 
 
-class _MissingnessTable(Table):
+class _MissingnessTable(_Sourced):
     pain_baseline: _LogOdds
     rmdq_baseline: _LogOdds
     age: _LogOdds
 
 
-class _EffectTable(Table):
+class _EffectTable(_Sourced):
     modifier: Text
     outcome: Text
     week: int
@@ -493,8 +654,16 @@ class _ScenarioFile(Table):
 
     @model_validator(mode="after")
     def _effects(self) -> Self:
+        _class_counts(self, ())
         followup = self.design.weeks[1:]
-        seen: set[tuple[str, int]] = set()
+        week = self.correlation.baseline_followup_week
+        if week not in followup:
+            raise SchemaError(
+                f"must be a follow-up week {followup}; got {week!r}",
+                "correlation",
+                "baseline_followup_week",
+            )
+        seen: set[tuple[str, str, int]] = set()
         for k, e in enumerate(self.effect_modification):
             if e.week not in followup:
                 raise SchemaError(
@@ -503,14 +672,14 @@ class _ScenarioFile(Table):
                     k,
                     "week",
                 )
-            if (e.outcome, e.week) in seen:
+            if (e.modifier, e.outcome, e.week) in seen:
                 raise SchemaError(
-                    f"repeats {e.outcome} at week {e.week}; one modifier per outcome and week",
+                    f"repeats {e.modifier} x {e.outcome} at week {e.week}",
                     "effect_modification",
                     k,
                     "week",
                 )
-            seen.add((e.outcome, e.week))
+            seen.add((e.modifier, e.outcome, e.week))
         return self
 
 
@@ -518,22 +687,68 @@ class _ScenarioFile(Table):
 def _file_model(arms: tuple[str, str]) -> type[_ScenarioFile]:
     """The file schema with the per-arm tables named after ``arms``."""
 
-    def per_arm(base: type[Table], sub: type[Table]) -> Any:
-        fields: Any = {f"arm{k}": (sub, Field(alias=a)) for k, a in enumerate(arms)}
+    def per_arm(base: type[Table], sub0: type[Table], sub1: type[Table]) -> Any:
+        fields: Any = {
+            f"arm{k}": (sub, Field(alias=a))
+            for k, (a, sub) in enumerate(zip(arms, (sub0, sub1), strict=True))
+        }
         return create_model(base.__name__, __base__=base, **fields)
 
     return create_model(
         "_ScenarioFile",
         __base__=_ScenarioFile,
-        pain=(per_arm(_PainTable, _TrajectoryTable), ...),
-        rmdq=(per_arm(_RmdqTable, _TrajectoryTable), ...),
-        followup=(per_arm(_FollowupTable, _CountsTable), ...),
+        pain=(per_arm(_PainTable, _ControlTable, _TreatedTable), ...),
+        rmdq=(per_arm(_RmdqTable, _ControlTable, _TreatedTable), ...),
+        followup=(per_arm(_FollowupTable, _CountsTable, _CountsTable), ...),
     )
 
 
-def _trajectories(t: _OutcomeTable) -> tuple[ArmTrajectory, ArmTrajectory]:
-    a, b = t.arm0, t.arm1
-    return ArmTrajectory(tuple(a.mean), tuple(a.sd)), ArmTrajectory(tuple(b.mean), tuple(b.sd))
+def _outcome(name: str, t: _OutcomeTable, eligibility_min: float | None) -> Outcome:
+    low, high = OUTCOME_RANGES[name]
+    return Outcome(
+        name=name,
+        low=low,
+        high=high,
+        baseline_mean=t.baseline_mean,
+        baseline_sd=t.baseline_sd,
+        control_mean=tuple(t.arm0.mean),
+        control_sd=tuple(t.arm0.sd),
+        effect=tuple(t.arm1.effect),
+        treated_sd=tuple(t.arm1.sd),
+        headroom=t.headroom,
+        eligibility_min=eligibility_min,
+    )
+
+
+def _sources(model: BaseModel, prefix: str = "") -> list[ParameterSource]:
+    """Every value of a validated file with its provenance (classes () when not stated)."""
+    out: list[ParameterSource] = []
+    stated = model.provenance if isinstance(model, _Sourced) else {}
+    for name, f in type(model).model_fields.items():
+        if name == "provenance":
+            continue
+        key = f.alias or name
+        path = f"{prefix}.{key}" if prefix else key
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            out += _sources(value, path)
+        elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
+            for k, item in enumerate(value):
+                out += _sources(item, f"{path}[{k}]")
+        elif isinstance(model, _Sourced):
+            src = stated.get(key)
+            classes: tuple[str, ...] = ()
+            text = ""
+            if src is not None:
+                classes = (src.kind,) if isinstance(src.kind, str) else tuple(src.kind)
+                text = src.source
+            shown = (
+                ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+                if (isinstance(value, list))
+                else (f"{value:g}" if isinstance(value, float) else str(value))
+            )
+            out.append(ParameterSource(path, shown, classes, text))
+    return out
 
 
 def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> Scenario:
@@ -564,17 +779,17 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
     ...     data = tomllib.load(fh)
     >>> scenario_from_dict(data).design.visits
     ('baseline', 'week 12', 'week 18', 'week 26', 'week 52')
-    >>> data["correlation"]["pain_witin"] = data["correlation"].pop("pain_within")
+    >>> data["correlation"]["pain_persistense"] = data["correlation"].pop("pain_persistence")
     >>> try:
     ...     scenario_from_dict(data, source="my.toml")
     ... except DataValidationError as exc:
     ...     print(exc)  # doctest: +NORMALIZE_WHITESPACE
-    my.toml: unknown key 'correlation.pain_witin'
-    (value 0.45; did you mean 'correlation.pain_within'?)
+    my.toml: unknown key 'correlation.pain_persistense'
+    (value 0.35; did you mean 'correlation.pain_persistence'?)
     """
     first = validate(_DesignFirst, data, source, style="dotted").design
     arms = (first.arms[0], first.arms[1])
-    context = {"n_visits": len(first.weeks), "n_per_arm": tuple(first.n_per_arm)}
+    context = {"n_followup": len(first.weeks) - 1, "n_per_arm": tuple(first.n_per_arm)}
     f = validate(_file_model(arms), data, source, context=context, style="dotted")
     d = f.design
     design = Design(arms, (d.n_per_arm[0], d.n_per_arm[1]), tuple(d.weeks))
@@ -588,8 +803,8 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
         description=f.scenario.description,
         design=design,
         demographics=Demographics(g.age_mean, g.age_sd, g.age_min, g.age_max, g.women),
-        pain=Outcome("pain", _trajectories(f.pain), arms, f.pain.eligibility_min),
-        rmdq=Outcome("rmdq", _trajectories(f.rmdq), arms, None),
+        pain=_outcome("pain", f.pain, f.pain.eligibility_min),
+        rmdq=_outcome("rmdq", f.rmdq, None),
         scales=tuple(
             Scale(name, s.mean, s.sd, s.loading)
             for name in SCALE_RANGES
@@ -598,9 +813,14 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
         psychoactive=Medication(m.psychoactive.prevalence, m.psychoactive.loading),
         correlation=Correlation(
             pain_loading=c.pain_loading,
-            pain_within=c.pain_within,
             rmdq_loading=c.rmdq_loading,
-            rmdq_within=c.rmdq_within,
+            pain_reliability=c.pain_reliability,
+            rmdq_reliability=c.rmdq_reliability,
+            pain_baseline_followup=c.pain_baseline_followup,
+            rmdq_baseline_followup=c.rmdq_baseline_followup,
+            baseline_followup_week=c.baseline_followup_week,
+            pain_persistence=c.pain_persistence,
+            rmdq_persistence=c.rmdq_persistence,
             pain_rmdq_person=c.pain_rmdq_person,
             pain_rmdq_visit=c.pain_rmdq_visit,
         ),
@@ -613,6 +833,7 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
             for e in f.effect_modification
         ),
         source=source,
+        provenance=tuple(_sources(f)),
     )
 
 
@@ -623,7 +844,7 @@ def load_scenario(path: str | Path) -> Scenario:
     ----------
     path : str or Path
         The file; see ``src/resolve/simulate/scenarios/resolve.toml`` for the
-        layout and the meaning of every key.
+        layout and ``docs/simulation.md`` for the meaning of every key.
 
     Returns
     -------
@@ -652,5 +873,147 @@ DEFAULT_PATH = str(resources.files("resolve.simulate").joinpath("scenarios", "re
 
 
 def default_scenario() -> Scenario:
-    """The RESOLVE scenario shipped as ``scenarios/resolve.toml``."""
+    """The RESOLVE scenario shipped as ``scenarios/resolve.toml``.
+
+    Published average effects with FreBAQ x treatment on 52-week pain (the
+    same as ``named_scenario("frebaq_modification")``).
+    """
     return load_scenario(DEFAULT_PATH)
+
+
+#: The named scenarios of :func:`named_scenario`, with what each changes.
+NAMED_SCENARIOS: dict[str, str] = {
+    "null": (
+        "no treatment effect: effect 0 at every visit, no effect modification, and the treated "
+        "arm's SDs set to the control arm's, so both arms' outcomes have one distribution"
+    ),
+    "no_modification": (
+        "the scenario's (published) average effects and SDs, no effect modification"
+    ),
+    "frebaq_modification": (
+        "the scenario's (published) average effects and SDs with FreBAQ x treatment on 52-week "
+        "pain, +0.18 per FreBAQ point (Venter et al. 2026) as the only effect modification"
+    ),
+}
+
+
+def named_scenario(name: str, scenario: Scenario | None = None) -> Scenario:
+    """A scenario of the operating-characteristics study, derived from ``scenario``.
+
+    Parameters
+    ----------
+    name : {"null", "no_modification", "frebaq_modification"}
+        See :data:`NAMED_SCENARIOS`. Everything not named there (baseline,
+        control outcomes, dependence, dropout) is kept.
+    scenario : Scenario, optional
+        The base; the RESOLVE default if omitted.
+
+    Returns
+    -------
+    Scenario
+        Named ``"<base name>/<name>"``.
+
+    Raises
+    ------
+    DataValidationError
+        ``name`` is unknown, or ``"frebaq_modification"`` is asked of a design
+        without a week-52 visit.
+
+    Examples
+    --------
+    >>> from resolve.simulate import named_scenario
+    >>> s = named_scenario("frebaq_modification")
+    >>> s.name, [(e.modifier, e.per_point) for e in s.effect_modification]
+    ('resolve/frebaq_modification', [('frebaq', 0.18)])
+    >>> null = named_scenario("null")
+    >>> null.rmdq.treated_sd == null.rmdq.control_sd
+    True
+    """
+    base = default_scenario() if scenario is None else scenario
+    if name not in NAMED_SCENARIOS:
+        raise DataValidationError(
+            f"unknown named scenario {name!r}; choose one of {', '.join(NAMED_SCENARIOS)}"
+        )
+    label = f"{base.name}/{name}"
+    if name == "null":
+
+        def null(o: Outcome) -> Outcome:
+            return dataclasses.replace(
+                o, effect=tuple(0.0 for _ in o.effect), treated_sd=o.control_sd
+            )
+
+        return dataclasses.replace(
+            base, name=label, pain=null(base.pain), rmdq=null(base.rmdq), effect_modification=()
+        )
+    if name == "no_modification":
+        return dataclasses.replace(base, name=label, effect_modification=())
+    if FREBAQ_MODIFICATION.week not in base.design.followup_weeks:
+        raise DataValidationError(
+            f"named scenario 'frebaq_modification' needs a week-{FREBAQ_MODIFICATION.week} "
+            f"visit; the design has weeks {base.design.weeks}"
+        )
+    return dataclasses.replace(base, name=label, effect_modification=(FREBAQ_MODIFICATION,))
+
+
+def resize(scenario: Scenario, n_per_arm: int, *, dropout: bool = True) -> Scenario:
+    """``scenario`` with ``n_per_arm`` participants per arm.
+
+    Follow-up counts are scaled in proportion (rounded); with
+    ``dropout=False`` every participant is observed at every visit.
+
+    Examples
+    --------
+    >>> from resolve.simulate import default_scenario, resize
+    >>> big = resize(default_scenario(), 1380)
+    >>> big.design.n_per_arm, big.followup.pain[1]
+    ((1380, 1380), (1310, 1280, 1260, 1220))
+    >>> resize(default_scenario(), 50, dropout=False).followup.rmdq[0]
+    (50, 50, 50, 50)
+    """
+    if isinstance(n_per_arm, bool) or not isinstance(n_per_arm, int) or n_per_arm < 2:
+        raise DataValidationError(f"n_per_arm must be an integer >= 2; got {n_per_arm!r}")
+    d = scenario.design
+
+    def scale(counts: tuple[tuple[int, ...], tuple[int, ...]]) -> tuple[Any, Any]:
+        out = []
+        for a in (0, 1):
+            if dropout:
+                out.append(tuple(round(c * n_per_arm / d.n_per_arm[a]) for c in counts[a]))
+            else:
+                out.append(tuple(n_per_arm for _ in counts[a]))
+        return out[0], out[1]
+
+    pain, rmdq_raw = scale(scenario.followup.pain), scale(scenario.followup.rmdq)
+    # RMDQ is missing whenever pain is
+    rmdq = tuple(
+        tuple(min(p, r) for p, r in zip(pain[a], rmdq_raw[a], strict=True)) for a in (0, 1)
+    )
+    return dataclasses.replace(
+        scenario,
+        design=dataclasses.replace(d, n_per_arm=(n_per_arm, n_per_arm)),
+        followup=FollowUp(pain, (rmdq[0], rmdq[1])),
+    )
+
+
+def provenance_markdown(scenario: Scenario) -> str:
+    """Markdown table of every scenario value with its provenance class and source.
+
+    Per-element classes are listed in the order of the values.
+
+    Examples
+    --------
+    >>> from resolve.simulate import default_scenario
+    >>> from resolve.simulate.scenario import provenance_markdown
+    >>> row = provenance_markdown(default_scenario()).splitlines()[4]
+    >>> row.split(" | ")[:2]
+    ['| `design.weeks`', '0, 12, 18, 26, 52']
+    >>> row.split(" | ")[2]
+    'published, placeholder, published, published, published'
+    """
+    lines = ["| key | value | class | source |", "|---|---|---|---|"]
+    for p in scenario.provenance:
+        classes = p.classes
+        shown = classes[0] if len(set(classes)) == 1 else ", ".join(classes)
+        source = p.source.replace("|", "\\|")
+        lines.append(f"| `{p.key}` | {p.value} | {shown or 'not stated'} | {source} |")
+    return "\n".join(lines)

@@ -16,6 +16,8 @@ Rscript "$here/resolve_factor_covariate.R"
 Rscript "$here/resolve_three_arm.R"
 Rscript "$here/levels_sort.R"      # run with an en_US.UTF-8 locale (see README)
 Rscript "$here/responders_newcombe.R"
+Rscript "$here/resolve_robust.R"
+Rscript "$here/benefit_resolve.R"    # needs r-cran-glmnet
 Rscript -e 'pk <- c("nlme", "lme4", "lmerTest", "emmeans", "Matrix", "numDeriv");
   suppressPackageStartupMessages(for (p in pk) library(p, character.only = TRUE));
   print(sessionInfo())' > "$here/sessionInfo.txt"
