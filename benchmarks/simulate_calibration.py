@@ -91,7 +91,7 @@ def main(quick: bool) -> None:
         )
     extra = {
         "pain.ancova.w18": "ANCOVA pain effect, 18 wk (baseline-adjusted)",
-        "pain.diff.w52": "raw pain difference, 52 wk (placeholder effect -0.3; the paper reports "not significant")",
+        "pain.diff.w52": "raw pain difference, 52 wk (placeholder effect -0.3; published: n.s.)",
         "rmdq.se.w18": "unadjusted SE, RMDQ 18 wk (published model SE 0.663)",
         "rmdq.ancova_se.w18": "ANCOVA SE, RMDQ 18 wk",
         "interaction_se.frebaq.pain.w52": "OLS SE of FreBAQ x arm, pain 52 wk (published 0.069)",
