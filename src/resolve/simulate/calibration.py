@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from resolve._validation import require_columns
+from resolve.simulate.scenario import MODIFIERS
 
 __all__ = ["TARGETS", "Target", "calibration_report", "summarise", "trial_statistics"]
 
@@ -166,16 +167,7 @@ def _ols(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return beta, np.sqrt(np.diag(cov))
 
 
-_MODIFIER_COLUMNS = (
-    "pseq",
-    "pcs",
-    "pain_baseline",
-    "psychoactive",
-    "frebaq",
-    "tsk",
-    "rmdq_baseline",
-    "bbq",
-)
+_MODIFIER_COLUMNS = MODIFIERS  # one list: resolve.simulate.scenario.MODIFIERS
 
 
 def _one_trial(g: pd.DataFrame, ref: str, trt: str) -> dict[str, float]:
