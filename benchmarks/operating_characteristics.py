@@ -37,6 +37,7 @@ term and metric with ``value`` and ``mc_se``) and prints markdown tables (the on
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import platform
@@ -635,11 +636,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="also fit the robust candidates not chosen (csh; random intercept + sandwich)",
     )  # fmt: skip
     parser.add_argument(
+        "--modifier-se", choices=("ols", "hc3"), default=None,
+        help="override the plan's [effect_modification] standard_errors for the modifier tests",
+    )  # fmt: skip
+    parser.add_argument(
         "--out", type=Path, default=Path("operating_characteristics.csv"),
         help="results CSV (default: ./operating_characteristics.csv)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     names = args.scenario or list(SCENARIOS)
+    plan = load_plan()
+    if args.modifier_se is not None:
+        plan = dataclasses.replace(
+            plan,
+            effect_modification=dataclasses.replace(
+                plan.effect_modification, standard_errors=args.modifier_se
+            ),
+        )
     frames = []
     started = time.perf_counter()
     for name in names:
@@ -652,6 +665,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 jobs=args.jobs,
                 candidates=args.candidates,
                 raw_dir=args.raw,
+                plan=plan,
             )
         )
         print(f"[{name}] {args.reps} trials in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
@@ -663,7 +677,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     print(
         f"Measured by `python benchmarks/operating_characteristics.py --reps {args.reps} "
-        f"--jobs {args.jobs} --seed {args.seed}{' --candidates' if args.candidates else ''}` "
+        f"--jobs {args.jobs} --seed {args.seed}{' --candidates' if args.candidates else ''}"
+        f"{f' --modifier-se {args.modifier_se}' if args.modifier_se else ''}` "
         f"on {datetime.date.today().isoformat()}: "
         f"resolve {getattr(resolve, '__version__', '?')}, Python {platform.python_version()}, "
         f"numpy {np.__version__}, pandas {pd.__version__}, {platform.machine()} "

@@ -335,7 +335,10 @@ def test_console_two_arm_title_names_the_contrast() -> None:
 # ----------------------------------------------------------------------------- factor covariates
 @pytest.fixture(scope="module")
 def sex_plan() -> Plan:
-    return _covariate_plan(load_plan(), ("sex",))
+    # model-based OLS standard errors for the modifiers, as the R lm fixture
+    plan = _covariate_plan(load_plan(), ("sex",))
+    em = replace(plan.effect_modification, standard_errors="ols")
+    return replace(plan, effect_modification=em)
 
 
 def test_factor_covariate_primary_matches_lmer(data: pd.DataFrame, sex_plan: Plan) -> None:

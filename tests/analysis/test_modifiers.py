@@ -6,6 +6,11 @@ Golden values: ``tests/reference/r/resolve_modifiers_lm.csv``,
 ``p.adjust`` over the week-18/52 family, ``anova`` of nested models). Both sides are
 exact least-squares computations, so agreement is expected to ~1e-10; the tests use
 1e-6 relative to leave room for BLAS differences.
+
+These tests run the bundled plan with ``standard_errors = "ols"`` set explicitly (the
+fixtures are R ``lm``). HC3 golden values: ``resolve_modifiers_hc3_{lm,quartiles,global}.csv``
+from ``tests/reference/r/resolve_modifiers_hc3.R`` (``sandwich::vcovHC(type = "HC3")`` with
+``lmtest::coeftest``/``coefci``/``waldtest(test = "F")``, residual df).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pytest
 from statsmodels.formula.api import ols as sm_ols
 from statsmodels.stats.multitest import multipletests
 
+from resolve.analysis._ols import ols
 from resolve.analysis.effect_modifiers import (
     CURVE_POINTS,
     analyse_modifiers,
@@ -26,7 +32,7 @@ from resolve.analysis.effect_modifiers import (
     rcs_knots,
 )
 from resolve.analysis.multiplicity import adjust_p
-from resolve.analysis.plan import Plan
+from resolve.analysis.plan import Plan, load_plan
 from resolve.analysis.run import MODIFIER_COLUMNS
 from resolve.errors import DataValidationError, UnknownNameError
 
@@ -35,9 +41,25 @@ KEYS = ["modifier", "outcome", "visit"]
 RTOL = 1e-6
 
 
+def _with_se(plan: Plan, se: str) -> Plan:
+    em = replace(plan.effect_modification, standard_errors=se)
+    return replace(plan, effect_modification=em)
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    """The bundled plan with model-based (OLS) standard errors, as the R ``lm`` fixtures."""
+    return _with_se(load_plan(), "ols")
+
+
 @pytest.fixture(scope="module")
 def result(data: pd.DataFrame, plan: Plan):  # type: ignore[no-untyped-def]
     return analyse_modifiers(data, plan)
+
+
+@pytest.fixture(scope="module")
+def result_hc3(data: pd.DataFrame, plan: Plan):  # type: ignore[no-untyped-def]
+    return analyse_modifiers(data, _with_se(plan, "hc3"), credibility=False)
 
 
 def _wide(data: pd.DataFrame, outcome: str, visit: str) -> pd.DataFrame:
@@ -102,6 +124,54 @@ def test_global_test_is_the_nested_model_f(data, result) -> None:  # type: ignor
     assert row.statistic == pytest.approx(f, rel=1e-9)
 
 
+# ----------------------------------------------------------------------------- R: HC3
+def test_hc3_interactions_match_r_sandwich(result_hc3, result) -> None:  # type: ignore[no-untyped-def]
+    r = pd.read_csv(R_DIR / "resolve_modifiers_hc3_lm.csv")
+    py = result_hc3.table.merge(r, on=KEYS, suffixes=("", "_r"), validate="one_to_one")
+    assert len(py) == len(r) == 64
+    assert (py["n"] == py["n_r"]).all() and (py["df"] == py["df_r"]).all()
+    for col in ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"):
+        np.testing.assert_allclose(py[col], py[f"{col}_r"], rtol=RTOL, err_msg=col)
+    assert (result_hc3.table.se_method == "hc3").all()
+    # Same point estimates and non-linearity test (model-based) as OLS; other SEs.
+    np.testing.assert_allclose(result_hc3.table.estimate, result.table.estimate, rtol=1e-12)
+    np.testing.assert_allclose(
+        result_hc3.table.nonlinearity_p, result.table.nonlinearity_p, rtol=1e-12
+    )
+    assert not np.allclose(result_hc3.table.std_error, result.table.std_error)
+
+
+def test_hc3_quartile_effects_match_r(result_hc3) -> None:  # type: ignore[no-untyped-def]
+    r = pd.read_csv(R_DIR / "resolve_modifiers_hc3_quartiles.csv")
+    py = result_hc3.quartiles.merge(r, on=[*KEYS, "quartile"], suffixes=("", "_r"))
+    assert len(py) == len(r) == len(result_hc3.quartiles)
+    for col in ("modifier_value", "estimate", "conf_low", "conf_high"):
+        np.testing.assert_allclose(py[col], py[f"{col}_r"], rtol=RTOL, err_msg=col)
+
+
+def test_hc3_global_tests_match_r_waldtest(result_hc3) -> None:  # type: ignore[no-untyped-def]
+    r = pd.read_csv(R_DIR / "resolve_modifiers_hc3_global.csv")
+    py = result_hc3.global_tests.merge(r, on=["outcome", "visit"], suffixes=("", "_r"))
+    assert len(py) == 8
+    for col in ("statistic", "p_value"):
+        np.testing.assert_allclose(py[col], py[f"{col}_r"], rtol=RTOL, err_msg=col)
+    assert (py["df_num"] == py["df_num_r"]).all() and (py["df_den"] == py["df_den_r"]).all()
+    assert (py["n"] == py["n_r"]).all() and (py.se_method == "hc3").all()
+
+
+def test_hc3_hand_computation(rng: np.random.Generator) -> None:
+    n = 40
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
+    y = X @ [1.0, 0.5, -0.3] + rng.normal(size=n) * (1 + np.abs(X[:, 1]))
+    fit = ols(X, y, ("a", "b", "c"), vcov="hc3")
+    e = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    XtXi = np.linalg.inv(X.T @ X)
+    h = np.einsum("ij,jk,ik->i", X, XtXi, X)
+    V = XtXi @ X.T @ np.diag(e**2 / (1 - h) ** 2) @ X @ XtXi
+    np.testing.assert_allclose(fit.cov, V, rtol=1e-10)
+    assert fit.vcov == "hc3" and ols(X, y, ("a", "b", "c")).vcov == "ols"
+
+
 # ----------------------------------------------------------------------------- contents
 def test_table_columns_and_family(result, plan) -> None:  # type: ignore[no-untyped-def]
     t = result.table
@@ -110,8 +180,10 @@ def test_table_columns_and_family(result, plan) -> None:  # type: ignore[no-unty
         "std_error", "conf_low", "conf_high", "p_value", "sd", "estimate_per_sd",
         "conf_low_per_sd", "conf_high_per_sd", "p_holm", "p_bh", "in_family", "exploratory",
         "nonlinearity_p", "direction_hypothesised", "direction_observed", "df", "statistic",
+        "se_method",
     ]  # fmt: skip
     assert list(t.columns) == contract == list(MODIFIER_COLUMNS)
+    assert (t.se_method == "ols").all() and (result.global_tests.se_method == "ols").all()
     assert len(t) == 8 * 2 * 4
     assert set(t.loc[t.in_family, "visit"]) == set(plan.effect_modification.family_visits)
     assert t.loc[~t.in_family, ["p_holm", "p_bh"]].isna().all().all()

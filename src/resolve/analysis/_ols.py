@@ -6,6 +6,14 @@ factorisation, then linear contrasts ``c'β`` (t test) and joint Wald tests
 ``Lβ = 0`` (F test). For OLS the Wald F equals the nested-model F
 ``((RSS_0 − RSS_1)/q) / (RSS_1/(n − p))`` exactly, which the tests check.
 
+``ols(..., vcov="hc3")`` replaces the model-based covariance by the HC3
+sandwich of MacKinnon & White (1985),
+``(X'X)⁻¹ X' diag(e_i² / (1 − h_ii)²) X (X'X)⁻¹``, robust to
+heteroscedasticity; contrasts and Wald tests then use it with the same t and F
+reference distributions on the residual df, as R
+``lmtest::coeftest(fit, vcov = sandwich::vcovHC(fit, type = "HC3"))`` and
+``lmtest::waldtest(..., vcov = ..., test = "F")``.
+
 Examples
 --------
 >>> import numpy as np
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +36,10 @@ from scipy import linalg, stats
 
 from resolve.errors import DataValidationError
 
-__all__ = ["Contrast", "OLSFit", "contrast", "contrasts", "ols", "wald_f"]
+__all__ = ["Contrast", "OLSFit", "VcovType", "contrast", "contrasts", "ols", "wald_f"]
+
+#: Covariance of the coefficients: model-based (``"ols"``) or HC3 sandwich (``"hc3"``).
+VcovType = Literal["ols", "hc3"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -39,10 +51,11 @@ class OLSFit:
     names: tuple[str, ...]
     coef: FloatArray
     cov: FloatArray
-    """Estimated covariance of ``coef``: σ̂² (X'X)⁻¹."""
+    """Estimated covariance of ``coef``: σ̂² (X'X)⁻¹, or the HC3 sandwich when ``vcov == "hc3"``."""
     df_resid: int
     rss: float
     n: int
+    vcov: VcovType = "ols"
 
     @property
     def sigma2(self) -> float:
@@ -65,8 +78,14 @@ class Contrast:
     conf_high: float
 
 
-def ols(X: FloatArray, y: FloatArray, names: Sequence[str]) -> OLSFit:
+def ols(X: FloatArray, y: FloatArray, names: Sequence[str], *, vcov: VcovType = "ols") -> OLSFit:
     """Fit OLS by a QR factorisation; refuse a rank-deficient design.
+
+    ``vcov="hc3"`` stores the HC3 sandwich covariance (MacKinnon & White 1985,
+    R ``sandwich::vcovHC(fit, type = "HC3")``) instead of σ̂² (X'X)⁻¹. With
+    ``X = QR``: ``(X'X)⁻¹X' = R⁻¹Q'`` and ``h_ii = Σ_j Q_ij²``, so the
+    sandwich is ``R⁻¹ Q' diag(e_i²/(1 − h_ii)²) Q R⁻ᵀ``. An observation with
+    leverage 1 gives a non-finite covariance (as in R).
 
     Raises
     ------
@@ -90,8 +109,18 @@ def ols(X: FloatArray, y: FloatArray, names: Sequence[str]) -> OLSFit:
     rss = float(resid @ resid)
     df = n - p
     Rinv = linalg.solve_triangular(R, np.eye(p))
-    cov = (Rinv @ Rinv.T) * (rss / df)
-    return OLSFit(tuple(names), coef, cov, df, rss, n)
+    if vcov == "hc3":
+        h = np.einsum("ij,ij->i", Q, Q)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = resid / (1.0 - h)
+        meat = Q.T @ (Q * (u * u)[:, None])
+        cov = Rinv @ meat @ Rinv.T
+        cov = (cov + cov.T) / 2
+    elif vcov == "ols":
+        cov = (Rinv @ Rinv.T) * (rss / df)
+    else:
+        raise ValueError(f"vcov must be 'ols' or 'hc3'; got {vcov!r}")
+    return OLSFit(tuple(names), coef, cov, df, rss, n, vcov)
 
 
 def contrast(fit: OLSFit, c: FloatArray, *, conf_level: float = 0.95) -> Contrast:

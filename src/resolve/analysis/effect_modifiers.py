@@ -10,7 +10,10 @@ with ``A_a`` the 0/1 indicator of non-reference arm *a* (reference arm = 0),
 fitted by ordinary least squares. ``κ_a`` — the change in the treatment effect
 (arm *a* minus reference) per unit of the modifier — is reported, one row per
 non-reference arm (``contrast`` ``"<arm> - <reference>"``), with a t-based
-confidence interval and P value on the residual df (R ``lm``). Categorical
+confidence interval and P value on the residual df (R ``lm``); with
+``[effect_modification] standard_errors = "hc3"`` the standard errors are the
+HC3 sandwich (R ``sandwich::vcovHC(type = "HC3")``), still on the residual df.
+Categorical
 covariates enter as factors. Continuous modifiers stay continuous; they are
 never dichotomised.
 
@@ -34,7 +37,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
-from resolve.analysis._ols import OLSFit, contrast, contrasts, ols, wald_f
+from resolve.analysis._ols import OLSFit, VcovType, contrast, contrasts, ols, wald_f
 from resolve.analysis._wide import WideData, wide_data
 from resolve.analysis.multiplicity import adjust_p
 from resolve.analysis.plan import ModifierSpec, Plan, load_plan
@@ -73,6 +76,7 @@ TABLE_COLUMNS = [
     "std_error", "conf_low", "conf_high", "p_value", "sd", "estimate_per_sd",
     "conf_low_per_sd", "conf_high_per_sd", "p_holm", "p_bh", "in_family", "exploratory",
     "nonlinearity_p", "direction_hypothesised", "direction_observed", "df", "statistic",
+    "se_method",
 ]  # fmt: skip
 #: Columns of ``ModifierAnalysis.quartiles``.
 QUARTILE_COLUMNS = [
@@ -87,7 +91,7 @@ CURVE_COLUMNS = [
 #: Columns of ``ModifierAnalysis.global_tests``.
 GLOBAL_COLUMNS = [
     "outcome", "visit", "statistic", "df_num", "df_den", "p_value", "n", "n_contrasts",
-    "n_modifiers", "model",
+    "n_modifiers", "model", "se_method",
 ]  # fmt: skip
 
 
@@ -202,7 +206,7 @@ def _cell(w: WideData, outcome: str, visit: str, modifier_cols: list[str]) -> _C
 
 def _fit_cell(
     cell: _Cell, m: FloatArray, mname: str, contrast_labels: tuple[str, ...],
-    spline: FloatArray | None = None,
+    spline: FloatArray | None = None, vcov: VcovType = "ols",
 ) -> OLSFit:  # fmt: skip
     """Fit ``y ~ arm * (m [+ spline terms]) + adjust``; columns named R-style."""
     n = cell.y.size
@@ -220,7 +224,7 @@ def _fit_cell(
             names += [f"arm[{contrast_labels[i]}]:{mname}'{j + 1}" for j in range(spline.shape[1])]
     parts.append(cell.adjust)
     names += list(cell.adjust_names)
-    return ols(np.column_stack(parts), cell.y, names)
+    return ols(np.column_stack(parts), cell.y, names, vcov=vcov)
 
 
 def _direction_hypothesised(spec: ModifierSpec, plan: Plan, outcome: str) -> str:
@@ -260,7 +264,8 @@ def analyse_modifiers(
         Analysis plan (default: the bundled RESOLVE plan). Used: ``trial``
         (arms, reference arm, visits), ``modifiers``, ``effect_modification``
         (outcomes, visits, family_visits, adjust_for_baseline, multiplicity,
-        exploratory_p, spline_knots), ``analysis.covariates`` and ``conf_level``.
+        exploratory_p, spline_knots, standard_errors), ``analysis.covariates`` and
+        ``conf_level``.
     credibility : bool, default True
         Also run the credibility assessment (ICEMAN core items, ICEMAN-based overall rating)
         (:func:`resolve.analysis.credibility.assess_credibility`).
@@ -280,8 +285,9 @@ def analyse_modifiers(
         ``exploratory`` (P < ``exploratory_p``), ``nonlinearity_p`` (restricted
         cubic spline F test, joint over the arms, so the same on every contrast's
         row; NaN for binary modifiers or when fewer than 3 distinct knots exist),
-        ``direction_hypothesised, direction_observed`` ("+", "-" or "0"), ``df``
-        and ``statistic`` (t).
+        ``direction_hypothesised, direction_observed`` ("+", "-" or "0"), ``df``,
+        ``statistic`` (t) and ``se_method`` ("ols" or "hc3": the plan's
+        ``standard_errors``).
 
         ``quartiles`` — treatment effect (the contrast) at the 25th/50th/75th
         percentile of the modifier over participants (``quartile`` = "p25",
@@ -298,7 +304,9 @@ def analyse_modifiers(
         interactions (every non-reference arm, every modifier) are zero in
         ``y_t ~ arm * (m_1 + … + m_k) + y_0 [+ covariates]`` (complete cases on
         every modifier): ``outcome, visit, statistic, df_num`` (contrasts x
-        modifiers), ``df_den, p_value, n, n_contrasts, n_modifiers, model``.
+        modifiers), ``df_den, p_value, n, n_contrasts, n_modifiers, model,
+        se_method`` (with "hc3" the Wald F uses the HC3 covariance, as R
+        ``lmtest::waldtest(..., vcov = ..., test = "F")``).
 
         ``credibility`` — see :mod:`resolve.analysis.credibility` (empty when
         ``credibility=False``).
@@ -345,6 +353,7 @@ def _analyse(w: WideData, *, credibility: bool) -> ModifierAnalysis:
     plan = w.plan
     em = plan.effect_modification
     level = plan.analysis.conf_level
+    vcov = em.standard_errors
     visits = [v for v in em.visits if v in w.visits]
     labels = w.contrast_labels
 
@@ -368,7 +377,7 @@ def _analyse(w: WideData, *, credibility: bool) -> ModifierAnalysis:
             for visit in visits:
                 cell = _cell(w, outcome, visit, [spec.column])
                 m = w.baseline[spec.column].to_numpy()[cell.mask]
-                fit = _fit_cell(cell, m, spec.name, labels)
+                fit = _fit_cell(cell, m, spec.name, labels, vcov=vcov)
                 nl_p = np.nan
                 if not binary:
                     knots = rcs_knots(m, em.spline_knots)
@@ -397,7 +406,7 @@ def _analyse(w: WideData, *, credibility: bool) -> ModifierAnalysis:
                             "exploratory": bool(k.p_value < em.exploratory_p),
                             "nonlinearity_p": nl_p, "direction_hypothesised": hyp,
                             "direction_observed": _sign(k.estimate), "contrast": lab,
-                            "df": k.df, "statistic": k.statistic,
+                            "df": k.df, "statistic": k.statistic, "se_method": vcov,
                         }
                     )  # fmt: skip
                     C = np.zeros((len(points), fit.coef.size))
@@ -454,7 +463,9 @@ def _analyse(w: WideData, *, credibility: bool) -> ModifierAnalysis:
     return ModifierAnalysis(table, quartiles, curves, global_tests, cred)
 
 
-def joint_fit(w: WideData, outcome: str, visit: str) -> tuple[OLSFit, _Cell]:
+def joint_fit(
+    w: WideData, outcome: str, visit: str, *, vcov: VcovType = "ols"
+) -> tuple[OLSFit, _Cell]:
     """OLS of ``y_t ~ arm * (m_1 + ... + m_k) [+ y_0 + covariates]`` on one cell's complete cases.
 
     Coefficients, in order: ``(Intercept)``, ``arm[<contrast>]`` per non-reference
@@ -475,7 +486,7 @@ def joint_fit(w: WideData, outcome: str, visit: str) -> tuple[OLSFit, _Cell]:
     names = ["(Intercept)", *(f"arm[{c}]" for c in labels), *(s.name for s in specs)]
     names += [f"arm[{c}]:{s.name}" for c in labels for s in specs]
     names += list(cell.adjust_names)
-    return ols(X, cell.y, names), cell
+    return ols(X, cell.y, names, vcov=vcov), cell
 
 
 def _global_tests(w: WideData, visits: list[str]) -> pd.DataFrame:
@@ -489,10 +500,11 @@ def _global_tests(w: WideData, visits: list[str]) -> pd.DataFrame:
         for c in dict.fromkeys(plan.analysis.covariates)
     )
     model = f"y_t ~ arm * ({' + '.join(s.name for s in specs)}){adj}"
+    vcov = plan.effect_modification.standard_errors
     rows: list[dict[str, Any]] = []
     for outcome in plan.effect_modification.outcomes:
         for visit in visits:
-            fit, cell = joint_fit(w, outcome, visit)
+            fit, cell = joint_fit(w, outcome, visit, vcov=vcov)
             n = cell.y.size
             idx = [fit.index(f"arm[{c}]:{s.name}") for c in labels for s in specs]
             L = np.zeros((len(idx), fit.coef.size))
@@ -502,7 +514,7 @@ def _global_tests(w: WideData, visits: list[str]) -> pd.DataFrame:
                 {
                     "outcome": outcome, "visit": visit, "statistic": f, "df_num": q,
                     "df_den": d, "p_value": p, "n": n, "n_contrasts": len(labels),
-                    "n_modifiers": len(specs), "model": model,
+                    "n_modifiers": len(specs), "model": model, "se_method": vcov,
                 }
             )  # fmt: skip
     return pd.DataFrame(rows, columns=GLOBAL_COLUMNS)

@@ -189,6 +189,9 @@ class EffectModificationSettings:
     multiplicity: tuple[str, ...] = ("holm", "bh")
     exploratory_p: float = 0.2
     spline_knots: int = 3
+    #: Standard errors of the interaction estimates, effect curves and global test:
+    #: ``"ols"`` (model-based, σ̂²(X'X)⁻¹) or ``"hc3"`` (MacKinnon-White HC3 sandwich).
+    standard_errors: Literal["ols", "hc3"] = "ols"
     #: Findings with interaction P below this are assessed with ICEMAN (its scope: P < 0.1).
     credibility_scope_p: float = 0.1
     #: ISO date from which the trial's outcome data could have been seen; a modifier's
@@ -634,6 +637,15 @@ class _EffectModificationTable(Table):
     spline_knots: Annotated[int, between(3, 7)] = Field(
         default=3, description="Knots of the restricted cubic spline check of non-linearity."
     )
+    standard_errors: Literal["ols", "hc3"] = Field(
+        default="ols",
+        description="Standard errors of the interaction estimates, quartile effects, curves "
+        'and global test: `"ols"` (model-based) or `"hc3"` (heteroscedasticity-consistent '
+        "HC3 sandwich, MacKinnon & White 1985; t and F tests on the residual df, as R "
+        '`lmtest::coeftest(fit, vcov = sandwich::vcovHC(fit, type = "HC3"))`). HC3 keeps '
+        "the tests near their nominal level when a bounded score's variance depends on its "
+        "mean. The non-linearity F test stays model-based.",
+    )
     credibility_scope_p: Annotated[float, between(0, 1, low_open=True)] = Field(
         default=0.1,
         description="Findings with interaction p below this are assessed with ICEMAN (its "
@@ -867,6 +879,7 @@ def _build(f: _PlanFile, raw: Mapping[str, Any], source: str) -> Plan:
         multiplicity=tuple(e.multiplicity),
         exploratory_p=e.exploratory_p,
         spline_knots=e.spline_knots,
+        standard_errors=e.standard_errors,
         credibility_scope_p=e.credibility_scope_p,
         outcome_data_date=e.outcome_data_date,
     )

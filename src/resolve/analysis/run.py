@@ -82,6 +82,7 @@ MODIFIER_COLUMNS = (
     "direction_observed",
     "df",
     "statistic",
+    "se_method",
 )
 
 Progress = Callable[[str], object]
