@@ -728,6 +728,25 @@ def _benefit_panels(n: int) -> tuple[int, int]:
     return ncol, -(-max(n, 1) // ncol)
 
 
+def _cell(frame: pd.DataFrame, outcome: str, visit: str, contrast: str) -> pd.DataFrame:
+    """The rows of one (outcome, visit, contrast) cell of a who-benefits table."""
+    return frame[
+        (frame["outcome"] == outcome) & (frame["visit"] == visit) & _match(frame, contrast)
+    ]
+
+
+def _benefit_title(plan: Plan, outcome: str, visit: str, contrast: str, several: bool) -> str:
+    title = f"{_outcome_label(plan, outcome)}\n{visit}"
+    return title + (f", {_contrast_words(contrast)}" if several and contrast else "")
+
+
+def _points_with_ci(ax: Any, x: Any, part: pd.DataFrame, y: str, marker: str) -> None:
+    """Points ``part[y]`` at ``x`` with vertical CI bars (``conf_low`` to ``conf_high``)."""
+    for xi, (_, r) in zip(x, part.iterrows(), strict=True):
+        ax.plot([xi, xi], [r["conf_low"], r["conf_high"]], color=INK, linewidth=1.0)
+    ax.plot(x, part[y], marker=marker, markersize=4, color=INK, linestyle="none")
+
+
 def benefit_risk_figure(risk_groups: pd.DataFrame, models: pd.DataFrame, plan: Plan) -> str:
     """Treatment effect by group of predicted prognosis (who benefits, risk-based view).
 
@@ -751,21 +770,11 @@ def benefit_risk_figure(risk_groups: pd.DataFrame, models: pd.DataFrame, plan: P
         for ax in axes[len(cells) :]:
             ax.set_visible(False)
         for ax, (outcome, visit, contrast) in zip(axes, cells, strict=False):
-            part = risk_groups[
-                (risk_groups["outcome"] == outcome)
-                & (risk_groups["visit"] == visit)
-                & _match(risk_groups, contrast)
-            ]
+            part = _cell(risk_groups, outcome, visit, contrast)
             x = part["group"].to_numpy(dtype=float)
-            for xi, (_, r) in zip(x, part.iterrows(), strict=True):
-                ax.plot([xi, xi], [r["conf_low"], r["conf_high"]], color=INK, linewidth=1.0)
-            ax.plot(x, part["estimate"], marker="s", markersize=4, color=INK, linestyle="none")
+            _points_with_ci(ax, x, part, "estimate", "s")
             ax.axhline(0, color="#555555", linewidth=0.8, linestyle=(0, (4, 2)))
-            m = models[
-                (models["outcome"] == outcome)
-                & (models["visit"] == visit)
-                & _match(models, contrast)
-            ]
+            m = _cell(models, outcome, visit, contrast)
             if not m.empty:
                 ax.axhline(
                     float(m["average_effect"].iloc[0]),
@@ -776,10 +785,7 @@ def benefit_risk_figure(risk_groups: pd.DataFrame, models: pd.DataFrame, plan: P
             ax.set_xticks(x)
             ax.set_xticklabels([f"Q{int(g)}" for g in x])
             ax.set_xlim(x.min() - 0.5, x.max() + 0.5)
-            title = f"{_outcome_label(plan, outcome)}\n{visit}"
-            if several and contrast:
-                title += f", {_contrast_words(contrast)}"
-            ax.set_title(title, fontsize=8)
+            ax.set_title(_benefit_title(plan, outcome, visit, contrast, several), fontsize=8)
             ax.set_xlabel("Group of predicted outcome (Q1 lowest)", fontsize=7.5)
         axes[0].set_ylabel(f"Treatment effect ({pct}% CI)", fontsize=8)
         height = 2.2 * nrow + 0.5
@@ -827,15 +833,9 @@ def benefit_calibration_figure(calibration: pd.DataFrame, models: pd.DataFrame, 
         for ax in axes[len(cells) :]:
             ax.set_visible(False)
         for ax, (outcome, visit, contrast) in zip(axes, cells, strict=False):
-            part = calibration[
-                (calibration["outcome"] == outcome)
-                & (calibration["visit"] == visit)
-                & _match(calibration, contrast)
-            ]
+            part = _cell(calibration, outcome, visit, contrast)
             px = part["predicted"].to_numpy(dtype=float)
-            for xi, (_, r) in zip(px, part.iterrows(), strict=True):
-                ax.plot([xi, xi], [r["conf_low"], r["conf_high"]], color=INK, linewidth=1.0)
-            ax.plot(px, part["observed"], marker="o", markersize=4, color=INK, linestyle="none")
+            _points_with_ci(ax, px, part, "observed", "o")
             vals = np.concatenate(
                 [
                     px,
@@ -848,14 +848,8 @@ def benefit_calibration_figure(calibration: pd.DataFrame, models: pd.DataFrame, 
             pad = 0.05 * (hi - lo or 1.0)
             ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color=MUTED, linewidth=0.8)
             ax.axhline(0, color="#555555", linewidth=0.6, linestyle=(0, (4, 2)))
-            m = models[
-                (models["outcome"] == outcome)
-                & (models["visit"] == visit)
-                & _match(models, contrast)
-            ]
-            title = f"{_outcome_label(plan, outcome)}\n{visit}"
-            if several and contrast:
-                title += f", {_contrast_words(contrast)}"
+            m = _cell(models, outcome, visit, contrast)
+            title = _benefit_title(plan, outcome, visit, contrast, several)
             if not m.empty:
                 s = float(m["calibration_slope"].iloc[0])
                 c = float(m["c_for_benefit"].iloc[0])
