@@ -505,3 +505,13 @@ def test_format_number_minus_sign_and_negative_zero() -> None:
     assert format_number(-0.02) == "0.0"
     assert format_number(2.25, 2) == "2.25"
     assert format_difference(-1.0, math.nan, 1.0) == ""
+
+
+def test_plan_schema_names_exactly_the_models_this_module_fits() -> None:
+    """The plan's model names (a Literal, for its error messages) and MODELS stay one list."""
+    from typing import get_args
+
+    from resolve.analysis import plan as plan_module
+    from resolve.analysis.primary import MODELS
+
+    assert get_args(plan_module._MODELS) == tuple(MODELS)
