@@ -254,9 +254,8 @@ class Plan:
 # docs/analysis-plan.md is generated from these models (field descriptions included).
 
 #: Models that :mod:`resolve.analysis.primary` can fit (``primary``, ``sensitivity`` and
-#: ``recommended``).
-#: The models of :data:`resolve.analysis.primary.MODELS`, spelled out so the schema can name them in
-#: its messages; tests/analysis/test_primary.py keeps the two lists equal.
+#: ``recommended``): the keys of ``primary.MODELS``, spelled out so the schema can name them
+#: in its messages; tests/analysis/test_primary.py keeps the two lists equal.
 _MODELS = Literal["lmm_random_intercept", "mmrm_unstructured_all_visits", "mmrm_baseline_adjusted"]
 _Names = Annotated[list[Text], Unique()]
 _Number = Annotated[float, between()]
