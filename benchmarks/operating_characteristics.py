@@ -636,7 +636,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="also fit the robust candidates not chosen (csh; random intercept + sandwich)",
     )  # fmt: skip
     parser.add_argument(
-        "--modifier-se", choices=("ols", "hc3"), default=None,
+        "--modifier-se", choices=("ols", "hc3", "hc2"), default=None,
         help="override the plan's [effect_modification] standard_errors for the modifier tests",
     )  # fmt: skip
     parser.add_argument(

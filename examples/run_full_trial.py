@@ -1,12 +1,28 @@
 """Enter a full RESOLVE-sized trial through the ``resolve`` CLI, export it and analyse the export.
 
-Every step goes through the command line interface of issue 5 -- ``resolve trial init``,
-``screen``, ``consent``, ``randomise``, ``record``, ``export``, ``consort``, ``audit verify``
--- and the export's ``analysis.csv`` is then analysed with ``resolve analyze``. By default
-each command runs in-process through :func:`resolve.cli._app.run` (the same parser and code
-as the ``resolve`` console command, without starting a Python interpreter per call);
-``--subprocess`` runs the real ``resolve`` executable for every call instead (slow: about
-5,000 interpreter start-ups for 276 participants, about 2 s each, i.e. hours).
+Every step goes through the command line, acting as the trial's accounts: ``trial init``
+creates the trial and its ``admin``; ``users add`` makes an ``enroller``, a blinded outcome
+``assessor`` and a blinded ``statistician``; the enroller screens (with a synthetic
+identifier per participant for the re-enrolment guard), consents, randomises and records
+the baseline questionnaires; the assessor records the follow-ups; the statistician exports
+(masked arm codes ``group A``/``group B`` while the trial is blind); the admin writes an
+audit checkpoint, locks the database and unblinds the statistician, whose final export
+(real arms) is analysed with ``resolve analyze``; ``trial audit verify --checkpoint``
+checks the audit trail. By default each command runs in-process through
+:func:`resolve.cli._app.run` (the same parser and code as the ``resolve`` console command,
+without starting a Python interpreter per call); ``--subprocess`` runs the real
+``resolve`` executable for every call instead (slow: about 7,000 interpreter start-ups for
+276 participants, about 2 s each, i.e. hours).
+
+**Concealment mode.** Without ``--seed`` the trial is created the secure way: a new random
+trial key is written to a key file (mode 0600) in a new temporary folder outside the
+database's folder (or at ``--key-file``), and every command is given ``--key-file``.
+Allocations are then unpredictable and differ from run to run. With ``--seed N`` the trial
+is created in the **insecure demo mode** (``trial init --demo-seed N``): the key is derived
+from the seed, which is kept in the database, so the allocations are reproducible and
+predictable by anyone who can read the database. Use it for tests and demonstrations
+only, never for a real trial. The simulated data are seeded with ``--seed`` (default
+20221004) in both modes.
 
 The data respect the allocation: a pool of RESOLVE-like participants is simulated per arm
 with :mod:`resolve.simulate`; when ``randomise`` prints an arm, the next pool participant
@@ -14,7 +30,8 @@ of that arm supplies the baseline items and follow-up outcomes. See ``examples/R
 
 Usage::
 
-    python examples/run_full_trial.py [--n 276] [--db PATH_OR_URL] [--out DIR] [--seed N]
+    python examples/run_full_trial.py [--n 276] [--db PATH_OR_URL] [--out DIR]
+                                      [--seed N | --key-file PATH] [--no-analysis]
                                       [--subprocess]
 """
 
@@ -44,7 +61,14 @@ import pandas as pd
 from resolve.simulate import simulate_trial
 from resolve.trial.protocol import Protocol, load_protocol
 
-USER = "run_full_trial"
+#: The accounts of the run: name -> role (``trial init`` makes the admin).
+ADMIN = "trial_admin"
+ENROLLER = "enroller"
+ASSESSOR = "assessor"
+STATISTICIAN = "statistician"
+USERS = {ENROLLER: "enroller", ASSESSOR: "assessor", STATISTICIAN: "statistician"}
+#: Seed of the simulated data when ``--seed`` is not given.
+DEFAULT_DATA_SEED = 20221004
 #: Follow-up instrument -> column of the simulated long trial holding its total score.
 SIMULATED_OUTCOMES = {"nrs": "pain", "rmdq24": "rmdq"}
 
@@ -239,6 +263,17 @@ def rmdq_items(total: float, names: Sequence[str], rng: np.random.Generator) -> 
     return {name: int(i in ticked) for i, name in enumerate(names)}
 
 
+def synthetic_identity(person: Screenee, index: int) -> str:
+    """A made-up identifier for the re-enrolment guard: a fake date of birth and the index.
+
+    ``trial screen --identity`` keeps only a keyed hash of it; a real site would give the
+    date of birth and initials (or a hospital number). Unique per screenee, so nobody is
+    refused as a second enrolment of someone else.
+    """
+    year = 2025 - person.age
+    return f"{year}-{1 + index % 12:02d}-{1 + index % 28:02d} synthetic {index:05d}"
+
+
 # ----------------------------------------------------------------------------- the run
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -249,7 +284,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--db", help="trial database: SQLite path or URL (default: OUT/trial.sqlite, new)"
     )
     parser.add_argument("--out", type=Path, help="output folder (default: a new temp folder)")
-    parser.add_argument("--seed", type=int, default=20221004, help="seed of everything")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="INSECURE demo mode: `trial init --demo-seed N` (reproducible, predictable "
+        f"allocations); also seeds the simulated data (default {DEFAULT_DATA_SEED})",
+    )
+    parser.add_argument(
+        "--key-file",
+        type=Path,
+        help="where `trial init` writes the trial key (default: a new temporary folder; "
+        "never the database's folder); not with --seed",
+    )
+    parser.add_argument(
+        "--no-analysis",
+        action="store_true",
+        help="stop before `resolve analyze` (quick runs with few participants)",
+    )
     parser.add_argument(
         "--subprocess",
         action="store_true",
@@ -258,11 +309,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.n < 2:
         parser.error("--n must be at least 2")
+    if args.seed is not None and args.key_file is not None:
+        parser.error("--key-file: a demo-mode trial (--seed) has no key file")
     return args
 
 
 def _say(message: str) -> None:
     print(message, flush=True)
+
+
+def _arm_of(export_dir: Path) -> dict[str, str]:
+    """Participant id -> arm in an export's analysis table."""
+    table = pd.read_csv(export_dir / "analysis.csv", dtype=str, keep_default_na=False)
+    return dict(zip(table["id"], table["arm"], strict=False))
 
 
 def run_trial(args: argparse.Namespace) -> dict[str, Any]:
@@ -274,26 +333,53 @@ def run_trial(args: argparse.Namespace) -> dict[str, Any]:
     db = args.db or str(out / "trial.sqlite")
     cli = Cli(use_subprocess=args.subprocess)
     protocol = load_protocol()  # the bundled RESOLVE protocol, which `trial init` uses
-    rng = np.random.default_rng(args.seed)
+    data_seed = DEFAULT_DATA_SEED if args.seed is None else args.seed
+    rng = np.random.default_rng(data_seed)
     started = time.perf_counter()
     _say(f"output folder {out}; database {db}; {'subprocess' if args.subprocess else 'in-process'}")
 
     with cli.phase("simulate pool"):
-        pool, seeds = simulate_pool(protocol, args.n, args.seed)
+        pool, seeds = simulate_pool(protocol, args.n, data_seed)
     _say(f"pool: {', '.join(f'{a} {len(p)}' for a, p in pool.items())} (seeds {', '.join(seeds)})")
 
+    # The trial, its key and its accounts. Demo mode keeps the seed in the database;
+    # otherwise the key file lives outside the database's folder and every command gets it.
+    key_file: Path | None = None
+    if args.seed is None:
+        key_file = args.key_file or (
+            Path(tempfile.mkdtemp(prefix="resolve-trial-key-")) / "trial.key"
+        )
+        concealment = ["--key-file", str(key_file)]
+        key = ["--key-file", str(key_file)]
+    else:
+        concealment = ["--demo-seed", str(args.seed)]
+        key = []
     with cli.phase("init"):
-        _say(cli("trial", "init", "--db", db, "--seed", str(args.seed), "--user", USER).strip())
+        init = ["trial", "init", "--db", db, "--user", ADMIN, "--no-password", *concealment]
+        _say(cli(*init).strip())
+    if key_file is None:
+        _say("INSECURE DEMO MODE (--seed): allocations are predictable from the database")
+    with cli.phase("users"):
+        for name, role in USERS.items():
+            cli(
+                "users", "add", "--db", db, "--user", ADMIN, "--username", name,
+                "--role", role, "--no-password", *key,
+            )  # fmt: skip
+        _say(cli("users", "list", "--db", db, "--user", ADMIN, *key).strip())
+
+    def as_(user: str, command: str, *rest: str) -> str:
+        """``resolve trial COMMAND --db DB --user USER [--key-file KEY] REST...``."""
+        return cli("trial", *command.split(), "--db", db, "--user", user, *key, *rest)
 
     people = screenees(protocol, args.n, rng)
     eligible: list[str] = []
     with cli.phase("screen"):
-        for p in people:
+        for k, p in enumerate(people, start=1):
             extra = [a for name in p.exclusions for a in ("--exclusion", name)]
-            line = cli(
-                "trial", "screen", "--db", db, "--id", p.code, "--age", str(p.age),
+            line = as_(
+                ENROLLER, "screen", "--id", p.code, "--age", str(p.age),
                 "--duration-weeks", str(p.duration_weeks), "--pain", str(p.pain),
-                *extra, "--user", USER,
+                "--identity", synthetic_identity(p, k), *extra,
             ).strip()  # fmt: skip
             is_eligible = line.endswith(": eligible")
             if is_eligible != p.expect_eligible:
@@ -306,14 +392,14 @@ def run_trial(args: argparse.Namespace) -> dict[str, Any]:
     version = protocol.consent_versions[-1]
     with cli.phase("consent"):
         for code in eligible:
-            cli("trial", "consent", "--db", db, "--id", code, "--version", version, "--user", USER)
+            as_(ENROLLER, "consent", "--id", code, "--version", version)
     _say(f"consented {len(eligible)} (form version {version})")
 
     assigned: dict[str, PoolParticipant] = {}
     next_of: Counter[str] = Counter()
     with cli.phase("randomise"):
         for code in eligible:
-            arm = cli("trial", "randomise", "--db", db, "--id", code, "--user", USER).strip()
+            arm = as_(ENROLLER, "randomise", "--id", code).strip()
             if arm not in pool:
                 raise CliCommandError(f"randomise {code} printed an unknown arm {arm!r}")
             assigned[code] = pool[arm][next_of[arm]]
@@ -323,19 +409,19 @@ def run_trial(args: argparse.Namespace) -> dict[str, Any]:
     skipped: set[tuple[str, str]] = set()
     baseline = next(v for v in protocol.visits if v.kind == "baseline")
     rmdq_names = [f"rmdq24_{k}" for k in range(1, 25)]
-    with cli.phase("record baseline"):
+    with cli.phase("record baseline"):  # the enroller, at the baseline appointment
         for code, who in assigned.items():
             for inst in baseline.instruments:
                 items = who.baseline_items.get(inst)
                 if items is None:
                     skipped.add((baseline.name, inst))
                     continue
-                cli(
-                    "trial", "record", "--db", db, "--id", code, "--visit", baseline.name,
-                    "--instrument", inst, "--items", json.dumps(items), "--user", USER,
+                as_(
+                    ENROLLER, "record", "--id", code, "--visit", baseline.name,
+                    "--instrument", inst, "--items", json.dumps(items),
                 )  # fmt: skip
     recorded: Counter[str] = Counter()
-    with cli.phase("record follow-up"):
+    with cli.phase("record follow-up"):  # the blinded outcome assessor
         for visit in (v for v in protocol.visits if v.kind == "follow-up"):
             for code, who in assigned.items():
                 values = who.outcomes.get(visit.name)
@@ -367,9 +453,9 @@ def run_trial(args: argparse.Namespace) -> dict[str, Any]:
                     else:
                         skipped.add((visit.name, inst))
                         continue
-                    cli(
-                        "trial", "record", "--db", db, "--id", code, "--visit", visit.name,
-                        "--instrument", inst, "--items", json.dumps(items), "--user", USER,
+                    as_(
+                        ASSESSOR, "record", "--id", code, "--visit", visit.name,
+                        "--instrument", inst, "--items", json.dumps(items),
                     )  # fmt: skip
                     recorded[f"{visit.name} {inst}"] += 1
     _say(
@@ -378,29 +464,48 @@ def run_trial(args: argparse.Namespace) -> dict[str, Any]:
         + f"; not recorded (no simulated data): {', '.join(sorted({i for _, i in skipped}))}"
     )
 
+    # While the trial is blind the statistician sees masked arm codes (group A, group B).
+    masked_dir = out / "export-masked"
+    with cli.phase("masked export"):
+        as_(STATISTICIAN, "export", "--out", str(masked_dir))
+    masked = _arm_of(masked_dir)
+    _say(f"blinded export {masked_dir}: arms {', '.join(sorted(set(masked.values())))}")
+
+    # The record so far, on write-once storage in a real trial; then lock and unblind.
+    checkpoint = out / "audit-checkpoint.json"
+    with cli.phase("lock and unblind"):
+        _say(as_(ADMIN, "audit checkpoint", "--out", str(checkpoint)).strip())
+        _say(as_(ADMIN, "lock", "--reason", "last follow-up recorded").strip())
+        _say(as_(ADMIN, "unblind-statistician", "--reason", "final analysis").strip())
+
     export_dir = out / "export"
     with cli.phase("export"):
-        cli("trial", "export", "--db", db, "--out", str(export_dir), "--user", USER)
+        as_(STATISTICIAN, "export", "--out", str(export_dir))
     with cli.phase("consort"):
-        consort_text = cli("trial", "consort", "--db", db, "--user", USER)
+        consort_text = as_(STATISTICIAN, "consort")
     (out / "consort.csv").write_text(consort_text, encoding="utf-8")
     with cli.phase("audit verify"):
-        _say(cli("trial", "audit", "verify", "--db", db, "--user", USER).strip())
+        verified = as_(ADMIN, "audit verify", "--checkpoint", str(checkpoint)).strip()
+    _say(verified)
     analysis_dir = out / "analysis"
-    with cli.phase("analyze"):
-        cli("analyze", str(export_dir / "analysis.csv"), "--out", str(analysis_dir), "--quiet")
+    if not args.no_analysis:
+        with cli.phase("analyze"):
+            cli("analyze", str(export_dir / "analysis.csv"), "--out", str(analysis_dir), "--quiet")
     total = time.perf_counter() - started
 
     consort = pd.read_csv(io.StringIO(consort_text), keep_default_na=False)
     enrol = consort[(consort["stage"] == "enrolment") & (consort["reason"] == "")]
     counts = {str(r.measure): int(r.n) for r in enrol.itertuples(index=False)}
-    primary = pd.read_csv(analysis_dir / "primary.csv")
+    real = _arm_of(export_dir)
     summary: dict[str, Any] = {
         "n_randomised": len(assigned),
         "n_screened": len(people),
         "n_ineligible": n_ineligible,
         "allocated": dict(next_of),
         "database": db,
+        "concealment": "trial key file" if key_file is not None else "INSECURE demo seed",
+        "key_file": None if key_file is None else str(key_file),
+        "users": {ADMIN: "admin", **USERS},
         "mode": "subprocess" if args.subprocess else "in-process",
         "cli_calls": cli.calls,
         "exit_codes": {str(k): v for k, v in cli.exit_codes.items()},
@@ -411,10 +516,19 @@ def run_trial(args: argparse.Namespace) -> dict[str, Any]:
         "total_seconds": round(total, 3),
         "consort_enrolment": counts,
         "not_recorded": sorted(f"{v} {i}" for v, i in skipped),
-        "primary": primary[
-            ["outcome", "visit", "contrast", "estimate", "conf_low", "conf_high", "p_value"]
-        ].to_dict("records"),
+        "masked_export": str(masked_dir),
+        "masked_codes": {
+            code: sorted({real[pid] for pid, m in masked.items() if m == code})
+            for code in sorted(set(masked.values()))
+        },
+        "checkpoint": str(checkpoint),
+        "audit": verified,
     }
+    if not args.no_analysis:
+        primary = pd.read_csv(analysis_dir / "primary.csv")
+        summary["primary"] = primary[
+            ["outcome", "visit", "contrast", "estimate", "conf_low", "conf_high", "p_value"]
+        ].to_dict("records")
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
 
     _say("\nphase                 calls   seconds")
@@ -426,12 +540,15 @@ def run_trial(args: argparse.Namespace) -> dict[str, Any]:
         f"not meeting inclusion criteria {counts.get('not meeting inclusion criteria')}, "
         f"randomised {counts.get('randomised')}"
     )
-    _say(f"\nprimary analysis ({analysis_dir / 'primary.csv'}):")
-    for r in primary.itertuples(index=False):
-        _say(
-            f"  {r.outcome:<5} {r.visit:<8} {r.contrast}: {r.estimate:+.2f} "
-            f"({r.conf_low:+.2f} to {r.conf_high:+.2f}), p = {r.p_value:.2g}"
-        )
+    if key_file is not None:
+        _say(f"\ntrial key: {key_file} (secret; every later command needs it)")
+    if not args.no_analysis:
+        _say(f"\nprimary analysis ({analysis_dir / 'primary.csv'}):")
+        for r in primary.itertuples(index=False):
+            _say(
+                f"  {r.outcome:<5} {r.visit:<8} {r.contrast}: {r.estimate:+.2f} "
+                f"({r.conf_low:+.2f} to {r.conf_high:+.2f}), p = {r.p_value:.2g}"
+            )
     return summary
 
 

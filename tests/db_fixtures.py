@@ -73,11 +73,10 @@ def _require_postgres() -> str:
 
 
 def _dispose(url: str) -> None:
-    from resolve.trial import service
+    from resolve.store import uow
 
-    engine = service._ENGINES.pop(url, None)
-    if engine is not None:
-        engine.dispose()
+    for key in [k for k in uow._ENGINES if k[0] == url]:
+        uow._ENGINES.pop(key).dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -99,5 +98,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         _dispose(url)
-        with _admin_connect(admin) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop(admin, name)
+
+
+def _drop(admin: str, name: str) -> None:
+    """Drop a test database; retry when a background worker (autovacuum) holds it briefly."""
+    import time
+
+    import psycopg
+
+    for attempt in range(5):
+        try:
+            with _admin_connect(admin) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.Error:
+            if attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))

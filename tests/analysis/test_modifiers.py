@@ -10,7 +10,10 @@ exact least-squares computations, so agreement is expected to ~1e-10; the tests 
 These tests run the bundled plan with ``standard_errors = "ols"`` set explicitly (the
 fixtures are R ``lm``). HC3 golden values: ``resolve_modifiers_hc3_{lm,quartiles,global}.csv``
 from ``tests/reference/r/resolve_modifiers_hc3.R`` (``sandwich::vcovHC(type = "HC3")`` with
-``lmtest::coeftest``/``coefci``/``waldtest(test = "F")``, residual df).
+``lmtest::coeftest``/``coefci``/``waldtest(test = "F")``, residual df). HC2 golden values
+(Bell-McCaffrey df, HTZ global test): ``resolve_modifiers_hc2_{lm,quartiles,global}.csv`` from
+``tests/reference/r/resolve_modifiers_hc2.R`` (R ``clubSandwich`` CR2 with one cluster per
+participant).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import pytest
 from statsmodels.formula.api import ols as sm_ols
 from statsmodels.stats.multitest import multipletests
 
-from resolve.analysis._ols import ols
+from resolve.analysis._ols import contrast, ols
 from resolve.analysis.effect_modifiers import (
     CURVE_POINTS,
     analyse_modifiers,
@@ -60,6 +63,11 @@ def result(data: pd.DataFrame, plan: Plan):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def result_hc3(data: pd.DataFrame, plan: Plan):  # type: ignore[no-untyped-def]
     return analyse_modifiers(data, _with_se(plan, "hc3"), credibility=False)
+
+
+@pytest.fixture(scope="module")
+def result_hc2(data: pd.DataFrame, plan: Plan):  # type: ignore[no-untyped-def]
+    return analyse_modifiers(data, _with_se(plan, "hc2"), credibility=False)
 
 
 def _wide(data: pd.DataFrame, outcome: str, visit: str) -> pd.DataFrame:
@@ -170,6 +178,76 @@ def test_hc3_hand_computation(rng: np.random.Generator) -> None:
     V = XtXi @ X.T @ np.diag(e**2 / (1 - h) ** 2) @ X @ XtXi
     np.testing.assert_allclose(fit.cov, V, rtol=1e-10)
     assert fit.vcov == "hc3" and ols(X, y, ("a", "b", "c")).vcov == "ols"
+
+
+# ----------------------------------------------------------------------------- R: HC2
+def test_hc2_interactions_match_r_clubsandwich(result_hc2, result) -> None:  # type: ignore[no-untyped-def]
+    r = pd.read_csv(R_DIR / "resolve_modifiers_hc2_lm.csv")
+    py = result_hc2.table.merge(r, on=KEYS, suffixes=("", "_r"), validate="one_to_one")
+    assert len(py) == len(r) == 64
+    assert (py["n"] == py["n_r"]).all()
+    for col in ("estimate", "std_error", "statistic", "df", "p_value", "conf_low", "conf_high"):
+        np.testing.assert_allclose(py[col], py[f"{col}_r"], rtol=RTOL, err_msg=col)
+    assert (result_hc2.table.se_method == "hc2").all()
+    # Bell-McCaffrey df are well below the residual df for these designs.
+    assert (py["df"] < py["n"] - 6).all()
+    np.testing.assert_allclose(result_hc2.table.estimate, result.table.estimate, rtol=1e-12)
+
+
+def test_hc2_quartile_effects_match_r_linear_contrast(result_hc2) -> None:  # type: ignore[no-untyped-def]
+    r = pd.read_csv(R_DIR / "resolve_modifiers_hc2_quartiles.csv")
+    py = result_hc2.quartiles.merge(r, on=[*KEYS, "quartile"], suffixes=("", "_r"))
+    assert len(py) == len(r) == len(result_hc2.quartiles)
+    for col in ("modifier_value", "estimate", "conf_low", "conf_high"):
+        np.testing.assert_allclose(py[col], py[f"{col}_r"], rtol=RTOL, err_msg=col)
+
+
+def test_hc2_global_tests_match_r_htz(result_hc2) -> None:  # type: ignore[no-untyped-def]
+    r = pd.read_csv(R_DIR / "resolve_modifiers_hc2_global.csv")
+    py = result_hc2.global_tests.merge(r, on=["outcome", "visit"], suffixes=("", "_r"))
+    assert len(py) == 8
+    for col in ("statistic", "df_den", "p_value"):
+        np.testing.assert_allclose(py[col], py[f"{col}_r"], rtol=RTOL, err_msg=col)
+    assert (py["df_num"] == py["df_num_r"]).all() and (py["n"] == py["n_r"]).all()
+    assert (py.se_method == "hc2").all()
+
+
+def test_hc2_bell_mccaffrey_by_eigenvalues(rng: np.random.Generator) -> None:
+    """The df equal the Satterthwaite df of V = sum(lambda_k chi2_1) computed by eigenvalues."""
+    from resolve.analysis._ols import bell_mccaffrey_df
+
+    n = 30
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
+    y = X @ [1.0, 0.5, -0.3] + rng.normal(size=n)
+    fit = ols(X, y, ("a", "b", "c"), vcov="hc2")
+    XtXi = np.linalg.inv(X.T @ X)
+    H = X @ XtXi @ X.T
+    h = np.diag(H)
+    e = y - H @ y
+    V = XtXi @ X.T @ np.diag(e**2 / (1 - h)) @ X @ XtXi
+    np.testing.assert_allclose(fit.cov, V, rtol=1e-10)
+    c = np.array([0.0, 1.0, 2.0])
+    a = (c @ XtXi @ X.T) / np.sqrt(1 - h)
+    lam = np.linalg.eigvalsh(np.diag(a) @ (np.eye(n) - H) @ np.diag(a))
+    np.testing.assert_allclose(bell_mccaffrey_df(fit, c), lam.sum() ** 2 / (lam**2).sum())
+    with pytest.raises(ValueError, match="hc2"):
+        bell_mccaffrey_df(ols(X, y, ("a", "b", "c")), c)
+
+
+def test_hc2_small_sample_tests_scale_to_large_n(rng: np.random.Generator) -> None:
+    """No n x n matrix: 200,000 rows would need 300 GB if one were formed."""
+    from resolve.analysis._ols import wald_f
+
+    n = 200_000
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
+    y = X @ [1.0, 0.5, -0.3] + rng.normal(size=n)
+    fit = ols(X, y, ("a", "b", "c"), vcov="hc2")
+    k = contrast(fit, np.array([0.0, 1.0, 0.0]))
+    # Slope of a normal regressor: weights a_i^2 ~ x_i^2, so the df tend to
+    # n E[x^2]^2 / E[x^4] = n / 3.
+    assert k.df == pytest.approx(n / 3, rel=0.03)
+    _, q, df2, _ = wald_f(fit, np.eye(3)[1:])
+    assert q == 2 and n / 4 < df2 < n
 
 
 # ----------------------------------------------------------------------------- contents
@@ -346,3 +424,28 @@ def test_rcs_basis_hand_values() -> None:
 def test_missing_values_are_dropped_not_zeroed(data, plan, result) -> None:  # type: ignore[no-untyped-def]
     t = result.table.query("outcome == 'pain' and visit == 'week 52'")
     assert (t.n == data.loc[data.visit == "week 52", "pain"].notna().sum()).all()
+
+
+def test_hc2_with_a_leverage_one_observation_matches_clubsandwich() -> None:
+    """Source: tests/reference/r/ols_hc2_leverage.R (a 0/1 column with one 1: h_ii = 1)."""
+    import warnings
+
+    from resolve.analysis._ols import wald_f
+
+    d = pd.read_csv(R_DIR / "ols_hc2_leverage_data.csv")
+    r = pd.read_csv(R_DIR / "ols_hc2_leverage.csv").set_index("term")
+    X = np.column_stack([np.ones(len(d)), d.x, d.g])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by zero on the exactly fitted row
+        fit = ols(X, d.y.to_numpy(), ("(Intercept)", "x", "g"), vcov="hc2")
+        for j, term in enumerate(fit.names):
+            c = np.zeros(3)
+            c[j] = 1.0
+            k = contrast(fit, c)
+            got = [k.estimate, k.std_error, k.df, k.p_value]
+            want = r.loc[term, ["estimate", "std_error", "df", "p_value"]].to_numpy(float)
+            np.testing.assert_allclose(got, want, rtol=1e-9, err_msg=term)
+        f, q, df2, p = wald_f(fit, np.eye(3)[1:])
+    want = r.loc["HTZ x = g = 0"]
+    np.testing.assert_allclose([f, df2, p], [want.estimate, want.df, want.p_value], rtol=1e-9)
+    assert q == 2

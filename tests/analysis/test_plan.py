@@ -83,7 +83,7 @@ BAD_PLANS = [
         'unit = "point"\ndirection = "-"',
         'unit = "point"\ndirection = "-"\ncolour = "red"',
         "[[modifiers]] #1 unknown key 'colour' "
-        "(allowed: name, column, label, type, unit, direction, hypothesis_source, "
+        "(allowed: name, column, source, label, type, unit, direction, hypothesis_source, "
         "hypothesis_date, hypothesis_timing, prior_evidence, prior_evidence_answer)",
     ),
     (

@@ -114,6 +114,7 @@ covariates = [{cov}]
 
 [effect_modification]
 family_visits = ["Week 10", "Week 26"]
+standard_errors = "ols"   # the R fixtures are lm()
 {mod_text}"""
 
 

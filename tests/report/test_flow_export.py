@@ -1,6 +1,6 @@
 """The participant flow from a real trial export: its consort.csv through analyze and the CLI.
 
-The export is written by :func:`resolve.trial.export.write_export` from the trial
+The export is written by :func:`resolve.trial.exports.write_export` from the trial
 fixture of ``tests/trial/test_export.py`` (the bundled trial as participants and
 item responses; those missing weeks 26 and 52 withdrew or were lost at weeks
 20-21, one was randomised in error). Every count checked here is recomputed
@@ -23,7 +23,7 @@ from resolve.analysis.result import TrialAnalysis
 from resolve.analysis.run import analyze
 from resolve.cli._app import run
 from resolve.report.html import render_html
-from resolve.trial.export import write_export
+from resolve.trial.exports import write_export
 from tests.trial.test_export import trial
 
 __all__ = ["trial"]  # the fixture, shared with the export tests

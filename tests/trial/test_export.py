@@ -1,16 +1,15 @@
-"""Trial export: analysis table round trip, item data, REDCap files, CONSORT, atomic write.
+"""Trial export: the shared trial fixture, and the analysis table (resolve.trial.exports.analysis).
 
 The synthetic trial is the bundled RESOLVE data set turned back into item-level
 responses: for every score a set of valid item codes that scores to it is built,
 and each response is scored through :mod:`resolve.instruments` as the store does
-on save. Extra screened people (ineligible, declined, pending) are added.
+on save. Extra screened people (ineligible, declined, pending) are added. The other
+``test_export_*.py`` files (raw items, REDCap, CONSORT, writing) import the fixture.
 """
 
 from __future__ import annotations
 
 import functools
-import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,21 +17,11 @@ import pandas as pd
 import pytest
 
 from resolve import datasets, instruments
+from resolve.analysis.plan import Plan, bundled_plan_text, parse_plan
 from resolve.analysis.run import analyze
 from resolve.errors import DataValidationError
 from resolve.instruments import Instrument
-from resolve.trial.export import (
-    REDCAP_COLUMNS,
-    analysis_table,
-    analysis_visits,
-    consort_counts,
-    raw_items,
-    redcap_dictionary,
-    redcap_events,
-    redcap_instrument_events,
-    redcap_records,
-    write_export,
-)
+from resolve.trial.exports import analysis_sources, analysis_table, analysis_visits
 from resolve.trial.protocol import load_protocol
 
 START = pd.Timestamp("2016-01-04", tz="UTC")
@@ -96,7 +85,15 @@ def _response(pid: str, visit: str, inst_id: str, items: dict[int, Any], k: int)
 
 @pytest.fixture(scope="module")
 def trial() -> dict[str, Any]:
-    """The bundled trial as participants + responses, and the hand-built long frame."""
+    """The bundled trial as participants + responses, and the hand-built long frame.
+
+    Built once per session (tests copy a frame before changing it).
+    """
+    return dict(_trial())
+
+
+@functools.cache
+def _trial() -> dict[str, Any]:
     data = datasets.load("resolve")
     rng = np.random.default_rng(20221004)
     ids = list(dict.fromkeys(data["id"]))
@@ -274,257 +271,122 @@ def test_boundary_errors(trial: dict[str, Any]) -> None:
         analysis_table(p.iloc[1:], r, proto)
 
 
-# ----------------------------------------------------------------------------- items
-def test_raw_items_one_row_per_recorded_item(trial: dict[str, Any]) -> None:
-    r = trial["responses"]
-    items = raw_items(r)
-    assert list(items.columns) == [
-        "participant_id",
-        "visit",
-        "instrument",
-        "item",
-        "code",
-        "recorded_at",
-        "version",
-    ]
-    assert len(items) == sum(len(d) for d in r["items"])
-    one = items[(items["instrument"] == "tsk17") & (items["participant_id"] == "R001")]
-    assert one["item"].tolist() == list(range(1, 18))
-    assert set(one["code"]) <= {1, 2, 3, 4}
+# ----------------------------------------------------------------------------- plan sources
+def _plan(text: str) -> Plan:
+    return parse_plan(text, "myplan.toml")
 
 
-# ----------------------------------------------------------------------------- REDCap
-def test_redcap_dictionary_header_names_items(trial: dict[str, Any]) -> None:
-    d = redcap_dictionary(trial["protocol"])
-    assert tuple(d.columns) == REDCAP_COLUMNS
-    assert len(REDCAP_COLUMNS) == 18
-    names = d["Variable / Field Name"].tolist()
-    assert names[0] == "record_id"
-    assert len(set(names)) == len(names)
-    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", n) and len(n) <= 100 for n in names)
-    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", f) for f in d["Form Name"].unique())
-    for inst_id in trial["protocol"].instruments:
-        inst = instruments.get(inst_id)
-        for col in inst.columns:
-            assert col in names, col
-        form = d[d["Form Name"] == inst_id]
-        assert f"{inst_id}_total" in form["Variable / Field Name"].tolist()
-        if isinstance(inst, Instrument):
-            for it in inst.items:
-                row = d[d["Variable / Field Name"] == inst.column(it.number)].iloc[0]
-                assert row["Field Type"] == "radio"
-                assert row["Field Label"] == it.label
-                codes = [c.split(",")[0].strip() for c in row[REDCAP_COLUMNS[5]].split("|")]
-                assert codes == [str(c) for c in it.codes]
-    computed = d[d["Field Annotation"] == "@READONLY"]
-    assert set(computed["Field Type"]) <= {"text", "yesno"}
-
-
-def test_redcap_dictionary_never_ships_licensed_wording() -> None:
-    inst = instruments.get("tsk17")
-    assert isinstance(inst, Instrument)
-    secret = "LICENSED WORDING SENTINEL"
-    instruments.register(inst.with_wording({1: secret}), replace=True)
-    try:
-        d = redcap_dictionary(load_protocol())
-        assert not d.apply(lambda c: c.str.contains(secret)).any().any()
-    finally:
-        instruments.register(inst, replace=True)
-
-
-def test_redcap_events_and_mapping(trial: dict[str, Any]) -> None:
-    proto = trial["protocol"]
-    events = redcap_events(proto)
-    assert events["unique_event_name"].is_unique
-    row = events.set_index("event_name").loc["week 18"]
-    assert row["unique_event_name"] == "week_18_arm_1"
-    assert row["day_offset"] == 126
-    mapping = redcap_instrument_events(proto)
-    assert set(mapping["unique_event_name"]) <= set(events["unique_event_name"])
-    at18 = set(mapping.loc[mapping["unique_event_name"] == "week_18_arm_1", "form"])
-    assert at18 == set(proto.visit("week 18").instruments)
-
-
-def test_redcap_records_events_and_values(trial: dict[str, Any]) -> None:
-    proto = trial["protocol"]
-    rec = redcap_records(trial["participants"], trial["responses"], proto)
-    assert rec.columns[:2].tolist() == ["record_id", "redcap_event_name"]
-    names = set(redcap_dictionary(proto)["Variable / Field Name"])
-    fields = [c for c in rec.columns[2:] if not c.endswith("_complete")]
-    assert set(fields) == names - {"record_id"}
-    assert set(rec["redcap_event_name"]) == {
-        "screening_arm_1",
-        "baseline_arm_1",
-        "week_12_arm_1",
-        "week_18_arm_1",
-        "week_26_arm_1",
-        "week_52_arm_1",
+def test_bundled_plan_declares_the_resolve_mapping() -> None:
+    assert analysis_sources() == {
+        "pain": ("nrs", "total"),
+        "rmdq": ("rmdq24", "total"),
+        "pseq": ("pseq", "total"),
+        "pcs": ("pcs", "total"),
+        "pain_baseline": ("nrs", "total"),
+        "psychoactive": ("psychoactive_medication", "psychoactive"),
+        "frebaq": ("frebaq", "total"),
+        "tsk": ("tsk17", "total"),
+        "rmdq_baseline": ("rmdq24", "total"),
+        "bbq": ("bbq", "total"),
     }
-    assert not rec.isna().any().any()
-    assert rec.duplicated(["record_id", "redcap_event_name"]).sum() == 0
-    screening = rec[rec["redcap_event_name"] == "screening_arm_1"]
-    assert len(screening) == len(trial["participants"])
-    data = trial["data"].set_index(["id", "visit"])
-    at18 = rec[rec["redcap_event_name"] == "week_18_arm_1"].set_index("record_id")
-    for pid in list(at18.index)[:30]:
-        pain = data.loc[(pid, "week 18"), "pain"]
-        want = "" if pd.isna(pain) else str(int(pain))
-        assert at18.loc[pid, "nrs_1"] == want
-        assert at18.loc[pid, "nrs_total"] == want
-        assert at18.loc[pid, "pcs_1"] == ""  # PCS is not collected at week 18
-    r001 = rec[(rec["record_id"] == "R001") & (rec["redcap_event_name"] == "screening_arm_1")]
-    assert r001["allocated_arm"].item() == "sham"
-    assert r001["eligible"].item() == "1"
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", r001["randomisation_date"].item())
 
 
-def test_redcap_records_refuse_unscheduled_instrument(trial: dict[str, Any]) -> None:
+def test_columns_follow_the_plans_declarations(trial: dict[str, Any]) -> None:
+    """A renamed outcome column, a subscale as modifier, a modifier from participants."""
+    text = bundled_plan_text()
+    text = text.replace('name = "pain"\ncolumn = "pain"', 'name = "pain"\ncolumn = "nrs_pain"')
+    text = text.replace('outcomes = ["pain", "rmdq"]', 'outcomes = ["pain"]')
+    text = text.replace('source = "pcs.total"', 'source = "pcs.rumination"')
+    text += '\n[[modifiers]]\nname = "age"\ncolumn = "age"\n'  # no source: a participant value
+    table = _table(trial, plan=_plan(text))
+    assert table.columns[:6].tolist() == ["id", "arm", "visit", "week", "nrs_pain", "rmdq"]
+    assert "pain" not in table.columns
+    assert table.columns[-4:].tolist() == ["age", "sex", "site", "stratum"]
+    default = _table(trial)
+    pd.testing.assert_series_equal(table["nrs_pain"], default["pain"], check_names=False)
     r = trial["responses"]
-    bad = r[(r["instrument"] == "pcs")].iloc[:1].assign(visit="week 18")
-    with pytest.raises(DataValidationError, match="does not schedule"):
-        redcap_records(trial["participants"], pd.concat([r, bad]), trial["protocol"])
+    pcs = r[(r["instrument"] == "pcs") & (r["visit"] == "baseline")].set_index("participant_id")
+    rumination = pcs["scores"].map(lambda s: s["scores"]["rumination"])
+    got = table.drop_duplicates("id").set_index("id")["pcs"]
+    np.testing.assert_array_equal(got.to_numpy(), rumination.loc[got.index].astype(float))
+    assert not got.equals(default.drop_duplicates("id").set_index("id")["pcs"])
 
 
-# ----------------------------------------------------------------------------- CONSORT
-def test_consort_counts_equal_direct_pandas_counts(trial: dict[str, Any]) -> None:
-    p, r, proto = trial["participants"], trial["responses"], trial["protocol"]
-    c = consort_counts(p, r, proto)
-    assert list(c.columns) == ["stage", "arm", "visit", "measure", "reason", "n"]
-
-    def n(stage: str, measure: str, arm: str = "all", visit: str = "", reason: str = "") -> int:
-        hit = c[
-            (c.stage == stage)
-            & (c.measure == measure)
-            & (c.arm == arm)
-            & (c.visit == visit)
-            & (c.reason == reason)
-        ]
-        assert len(hit) == 1, (stage, measure, arm, visit, reason)
-        return int(hit["n"].item())
-
-    randomised = p["arm"].notna()
-    assert n("enrolment", "assessed for eligibility") == len(p)
-    assert n("enrolment", "randomised") == randomised.sum() == 276
-    assert n("enrolment", "excluded") == (~randomised).sum()
-    inel = p[~randomised & (p["eligible"] == False)]  # noqa: E712
-    assert n("enrolment", "not meeting inclusion criteria") == len(inel)
-    per_reason = inel["ineligible_reasons"].str.split("; ").explode().value_counts()
-    for reason, count in per_reason.items():
-        assert n("enrolment", "not meeting inclusion criteria", reason=str(reason)) == count
-    assert (
-        n("enrolment", "eligibility not determined") == (~randomised & p["eligible"].isna()).sum()
+def test_a_needed_source_missing_is_refused(trial: dict[str, Any]) -> None:
+    text = bundled_plan_text().replace('source = "rmdq24.total"\n', "", 1)
+    text = text.replace('source = "bbq.total"\n', "")
+    with pytest.raises(DataValidationError) as exc:
+        _table(trial, plan=_plan(text))
+    assert str(exc.value) == (
+        "myplan.toml: no key 'source' in [[outcomes]] 'rmdq', [[modifiers]] 'bbq'; the trial "
+        'export reads each analysis column from its "<instrument id>.<score>" '
+        "(docs/analysis-plan.md)"
     )
-    declined = ~randomised & (p["eligible"] == True) & p["consented_at"].isna()  # noqa: E712
-    assert n("enrolment", "declined to participate") == declined.sum()
-    other = ~randomised & (p["eligible"] == True) & p["consented_at"].notna()  # noqa: E712
-    assert n("enrolment", "other reasons") == other.sum()
-    excl = c[(c.stage == "enrolment") & (c.reason == "")]
-    parts = ["not meeting inclusion criteria", "eligibility not determined"]
-    parts += ["declined to participate", "other reasons"]
-    assert excl[excl.measure.isin(parts)]["n"].sum() == n("enrolment", "excluded")
-
-    data = trial["data"]
-    for arm, count in p.loc[randomised, "arm"].value_counts().items():
-        assert n("allocation", "allocated", str(arm)) == count
-        in_err = (p["arm"] == arm) & (p["status"] == "randomised_in_error")
-        assert n("allocation", "randomised in error", str(arm)) == in_err.sum()
-        for visit in PLAN_VISITS[1:]:
-            at = data[(data["arm"] == arm) & (data["visit"] == visit)]
-            assessed = n("follow-up", "assessed", str(arm), visit)
-            assert assessed == at["pain"].notna().sum()
-            parts_n = sum(
-                n("follow-up", m, str(arm), visit)
-                for m in ("assessed", "withdrawn", "lost to follow-up", "missed visit")
-            )
-            assert parts_n == count
-            week = int(visit.split()[1])
-            pp = p.set_index("participant_id").loc[at["id"]]
-            target = pd.to_datetime(pp["randomised_at"], utc=True) + pd.Timedelta(weeks=week)
-            lost = pd.to_datetime(pp["lost_at"], utc=True) <= target
-            missing = at.set_index("id")["pain"].isna()
-            assert (
-                n("follow-up", "lost to follow-up", str(arm), visit)
-                == (lost.to_numpy() & missing.to_numpy()).sum()
-            )
-        at18 = data[(data["arm"] == arm) & (data["visit"] == "week 18")]
-        assert n("analysis", "analysed", str(arm), "week 18") == at18["pain"].notna().sum()
-        assert (
-            n(
-                "analysis",
-                "excluded from analysis",
-                str(arm),
-                "week 18",
-                "no primary outcome at week 18",
-            )
-            == at18["pain"].isna().sum()
-        )
-    # the analysis module's own CONSORT agrees on the analysed counts
-    flow = analyze(_table(trial)).consort
-    assert flow.loc[flow.stage == "randomised", "n"].item() == 276
+    # the analysis of a data file does not need sources
+    assert _plan(text).outcome("rmdq").source is None
 
 
-# ----------------------------------------------------------------------------- writing
-def test_write_export_files(tmp_path: Path, trial: dict[str, Any]) -> None:
-    out = tmp_path / "export"
-    files = write_export(out, trial["participants"], trial["responses"], trial["protocol"])
-    names = sorted(f.name for f in files)
-    assert names == sorted(
-        [
-            "analysis.csv",
-            "items.csv",
-            "redcap_dictionary.csv",
-            "redcap_events.csv",
-            "redcap_instrument_events.csv",
-            "redcap_records.csv",
-            "consort.csv",
-            "README.txt",
-        ]
-    )
-    assert all(f.exists() for f in files)
-    back = pd.read_csv(out / "analysis.csv")
-    got = analyze(back).primary
-    want = analyze(trial["expected"]).primary
-    np.testing.assert_allclose(got["estimate"], want["estimate"], rtol=1e-10)
-    header = (out / "redcap_dictionary.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert header == ",".join(f'"{c}"' if "," in c else c for c in REDCAP_COLUMNS)
-    rec = pd.read_csv(out / "redcap_records.csv", dtype=str, keep_default_na=False)
-    assert rec.columns[:2].tolist() == ["record_id", "redcap_event_name"]
-    assert list(tmp_path.iterdir()) == [out]
+def test_a_column_filled_twice_is_refused(trial: dict[str, Any]) -> None:
+    extra = '\n[[modifiers]]\nname = "s"\ncolumn = "site"\nsource = "bbq.total"\n'
+    text = bundled_plan_text() + extra
+    with pytest.raises(DataValidationError, match="column 'site' of a participant value"):
+        _table(trial, plan=_plan(text))
 
 
-def test_write_export_leaves_nothing_on_error(
-    tmp_path: Path, trial: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+def test_visit_by_week_needs_the_primary_outcomes_source() -> None:
+    text = bundled_plan_text().replace('"week 12"', '"month 3"')
+    assert analysis_visits(load_protocol(), _plan(text)).get("week 12") is None
+    text = text.replace('source = "nrs.total"           #', "#", 1)
+    with pytest.raises(DataValidationError, match=r"\[\[outcomes\]\] 'pain'.*'month 3' by week"):
+        analysis_visits(load_protocol(), _plan(text))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'source = "nrs.total"           #',
+            'source = "nrss.total" #',
+            "[[outcomes]] #1 'source': unknown instrument 'nrss' in 'nrss.total' "
+            "(did you mean 'nrs'?)",
+        ),
+        (
+            'source = "rmdq24.total"',
+            'source = "rmdq24.totl"',
+            "[[outcomes]] #2 'source': instrument 'rmdq24' has no score 'totl' "
+            "(did you mean 'total'?)",
+        ),
+        (
+            'source = "nrs.total"           #',
+            'source = "nrs" #',
+            '[[outcomes]] #1 \'source\': must be "<instrument id>.<score>", e.g. "nrs.total"; '
+            "got 'nrs'",
+        ),
+        (
+            'source = "nrs.total"           #',
+            'source = "nrs.severity" #',
+            "[[outcomes]] #1 'source': 'nrs.severity' is a category of 'nrs'; an outcome reads "
+            "a numeric score (total)",
+        ),
+        (
+            'source = "pcs.total"',
+            'source = "psychoactive_medication.psychoactive"',
+            "[[modifiers]] #2 'source': 'psychoactive_medication.psychoactive' is a yes/no "
+            'category; only a binary modifier (type = "binary") reads one',
+        ),
+        (
+            'source = "psychoactive_medication.psychoactive"',
+            'source = "tsk17.kinesiophobia"',
+            "[[modifiers]] #4 'source': category 'kinesiophobia' of 'tsk17' takes 'high', "
+            "'not high'; a modifier reads a numeric score (total) or a yes/no category",
+        ),
+    ],
+)
+def test_plan_sources_are_checked_against_the_instrument_registry(
+    old: str, new: str, message: str
 ) -> None:
-    out = tmp_path / "deep" / "export"
-    calls = {"n": 0}
-    real = pd.DataFrame.to_csv
-
-    def failing(self: pd.DataFrame, *args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise OSError("disk full")
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(pd.DataFrame, "to_csv", failing)
-    with pytest.raises(OSError, match="disk full"):
-        write_export(out, trial["participants"], trial["responses"], trial["protocol"])
-    assert list(tmp_path.iterdir()) == []
-    monkeypatch.undo()
-    # bad input: refused before anything is written
-    with pytest.raises(DataValidationError):
-        write_export(
-            out, trial["participants"].drop(columns="status"), trial["responses"], trial["protocol"]
-        )
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_consort_counts_with_an_arm_not_yet_randomised(trial: dict[str, Any]) -> None:
-    """Early in a trial one arm may have nobody yet: counts are zero, not an error."""
-    p, r, proto = trial["participants"], trial["responses"], trial["protocol"]
-    first = p[p["arm"].notna()].iloc[:1]  # a single randomised participant
-    c = consort_counts(first, r[r["participant_id"].isin(first["participant_id"])], proto)
-    other = next(a.name for a in proto.arms if a.name != first["arm"].iloc[0])
-    allocated = c[(c.stage == "allocation") & (c.arm == other) & (c.measure == "allocated")]
-    assert int(allocated["n"].item()) == 0
-    followed = c[(c.stage == "follow-up") & (c.arm == other)]
-    assert len(followed) > 0 and (followed["n"] == 0).all()
+    text = bundled_plan_text()
+    assert old in text
+    with pytest.raises(DataValidationError) as exc:
+        _plan(text.replace(old, new, 1))
+    assert str(exc.value) == f"myplan.toml: {message}"

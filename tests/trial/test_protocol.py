@@ -9,9 +9,22 @@ import pytest
 
 from resolve.errors import DataValidationError, ResolveError
 from resolve.instruments import available
-from resolve.trial.protocol import Protocol, load_protocol
+from resolve.trial.ids import DEFAULT_ID_PATTERN
+from resolve.trial.protocol import (
+    MAX_ARMS,
+    MAX_FACTORS,
+    MAX_LEVELS,
+    MAX_LIST_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_SEQUENCE_ENTRIES,
+    MAX_STRATA,
+    MAX_TRIAL_NAME_LENGTH,
+    Protocol,
+    load_protocol,
+)
 
 BUNDLED = resources.files("resolve.trial").joinpath("protocols", "resolve.toml").read_text()
+ID_LINE = 'participant_id_pattern = "^[A-Za-z0-9._-]{1,64}$"'
 
 
 def load_text(tmp_path: Path, text: str) -> Protocol:
@@ -192,7 +205,8 @@ BUNDLED_ERRORS = [
     (
         "[trial]\n",
         "[trial]\nsponsor = 'x'\n",
-        "[trial] unknown key 'sponsor' (allowed: name, version, consent_versions)",
+        "[trial] unknown key 'sponsor' (allowed: name, version, consent_versions, "
+        "participant_id_pattern)",
     ),
     (
         "[trial]\n",
@@ -493,3 +507,219 @@ def test_arms_must_be_tables(tmp_path: Path) -> None:
     with pytest.raises(DataValidationError) as info:
         load_text(tmp_path, text)
     assert str(info.value) == "trial.toml: [[arms]] must be one or more tables; got 'a'"
+
+
+# ----------------------------------------------------------------------------- limits
+# Each cap is checked by parse_protocol, before the service writes anything; each is tested
+# at the boundary (accepted) and one past it (refused, one line naming file, table, key and
+# the numbers).
+def message(tmp_path: Path, text: str) -> str:
+    with pytest.raises(DataValidationError) as info:
+        load_text(tmp_path, text)
+    return str(info.value)
+
+
+def levels(prefix: str, n: int) -> str:
+    return "[" + ", ".join(f'"{prefix}{k}"' for k in range(n)) + "]"
+
+
+def test_limit_constants() -> None:
+    assert (MAX_ARMS, MAX_FACTORS, MAX_LEVELS, MAX_STRATA) == (26, 20, 100, 1_000)
+    assert (MAX_LIST_LENGTH, MAX_SEQUENCE_ENTRIES) == (10_000, 100_000)
+    assert (MAX_NAME_LENGTH, MAX_TRIAL_NAME_LENGTH) == (64, 200)
+
+
+def test_block_sizes_at_most_the_list_length(tmp_path: Path) -> None:
+    short = edited("list_length_per_stratum = 400", "list_length_per_stratum = 30")
+    assert load_text(tmp_path, short).randomisation.block_sizes == (2, 4, 6)
+    equal = short.replace("block_sizes = [2, 4, 6]", "block_sizes = [2, 30]")
+    assert load_text(tmp_path, equal).randomisation.block_sizes == (2, 30)
+    assert message(tmp_path, short.replace("[2, 4, 6]", "[2, 32]")) == (
+        "trial.toml: [randomisation] 'block_sizes': 32 is larger than list_length_per_stratum (30)"
+    )
+    assert message(tmp_path, short.replace("[2, 4, 6]", "[2, 40, 60]")) == (
+        "trial.toml: [randomisation] 'block_sizes': 40, 60 are larger than "
+        "list_length_per_stratum (30)"
+    )
+    # the RESOLVE sizes need a list of at least 6
+    six = edited("list_length_per_stratum = 400", "list_length_per_stratum = 6")
+    assert load_text(tmp_path, six).randomisation.list_length_per_stratum == 6
+    assert message(tmp_path, six.replace("= 6", "= 5", 1)) == (
+        "trial.toml: [randomisation] 'block_sizes': 6 is larger than list_length_per_stratum (5)"
+    )
+
+
+def test_block_sizes_are_not_checked_against_the_list_for_minimisation(tmp_path: Path) -> None:
+    # minimisation ignores block_sizes and list_length_per_stratum
+    text = MINIMISATION.replace("initial_random = 10", "initial_random = 10\nblock_sizes = [30]")
+    assert load_text(tmp_path, text).randomisation.method == "minimisation"
+
+
+def test_list_length_cap(tmp_path: Path) -> None:
+    ok = edited("list_length_per_stratum = 400", "list_length_per_stratum = 10000")
+    assert load_text(tmp_path, ok).randomisation.list_length_per_stratum == MAX_LIST_LENGTH
+    assert message(tmp_path, ok.replace("= 10000", "= 10001")) == (
+        "trial.toml: [randomisation] 'list_length_per_stratum': 10001 is more than the maximum, "
+        "10000"
+    )
+    assert "10000000 is more than" in message(tmp_path, ok.replace("= 10000", "= 10000000"))
+
+
+def stratified(a: int, b: int, c: int, length: int = 100) -> str:
+    text = edited('site = ["sydney"]', f"site = {levels('s', a)}\nsex = {levels('x', b)}\n"
+                  f"grade = {levels('g', c)}")  # fmt: skip
+    text = text.replace('strata = ["site"]', 'strata = ["site", "sex", "grade"]')
+    return text.replace("list_length_per_stratum = 400", f"list_length_per_stratum = {length}")
+
+
+def test_strata_cap(tmp_path: Path) -> None:
+    p = load_text(tmp_path, stratified(10, 10, 10))  # 1000 strata x 100 = 100000 entries
+    assert [len(p.strata_levels[f]) for f in p.strata] == [10, 10, 10]
+    assert message(tmp_path, stratified(7, 11, 13)) == (
+        "trial.toml: [randomisation] 'strata': 1001 strata (site 7 x sex 11 x grade 13 levels); "
+        "at most 1000"
+    )
+    # factors that do not stratify do not count
+    text = stratified(7, 11, 13).replace('"site", "sex", "grade"', '"site", "sex"')
+    assert load_text(tmp_path, text).strata == ("site", "sex")
+
+
+def test_sealed_entries_cap(tmp_path: Path) -> None:
+    assert load_text(tmp_path, stratified(10, 10, 10, length=100)).strata == (
+        "site",
+        "sex",
+        "grade",
+    )
+    assert message(tmp_path, stratified(10, 10, 10, length=101)) == (
+        "trial.toml: [randomisation] 'list_length_per_stratum': 1000 strata x 101 entries = "
+        "101000 sealed entries; at most 100000"
+    )
+    # 10 strata x 10000 entries = 100000: accepted; 11 x 10000: refused
+    assert load_text(tmp_path, stratified(10, 1, 1, length=10_000)).strata_levels["site"][9] == "s9"
+    assert "11 strata x 10000 entries = 110000" in message(
+        tmp_path, stratified(11, 1, 1, length=10_000)
+    )
+
+
+def test_levels_per_factor_cap(tmp_path: Path) -> None:
+    text = edited('site = ["sydney"]', f"site = {levels('s', 100)}")
+    text = text.replace("list_length_per_stratum = 400", "list_length_per_stratum = 100")
+    assert len(load_text(tmp_path, text).strata_levels["site"]) == MAX_LEVELS
+    assert message(tmp_path, text.replace(levels("s", 100), levels("s", 101))) == (
+        "trial.toml: [factors] 'site': has 101 levels; at most 100"
+    )
+    # minimisation factors too
+    mini = MINIMISATION.replace('sex = ["f", "m"]', f"sex = {levels('x', 101)}")
+    assert "[factors] 'sex': has 101 levels; at most 100" in message(tmp_path, mini)
+
+
+def test_factor_count_cap(tmp_path: Path) -> None:
+    extra = "\n".join(f'f{k} = ["a"]' for k in range(1, 20))
+    text = edited('site = ["sydney"]', f'site = ["sydney"]\n{extra}')
+    assert len(load_text(tmp_path, text).factors) == MAX_FACTORS
+    assert message(tmp_path, text.replace("f1 =", 'f0 = ["a"]\nf1 =')) == (
+        "trial.toml: [factors] 'f19': 21 factors defined; at most 20"
+    )
+
+
+def arms(n: int) -> str:
+    return "".join(f'[[arms]]\nname = "arm{k}"\n\n' for k in range(n))
+
+
+def test_arm_count_cap(tmp_path: Path) -> None:
+    start, end = BUNDLED.index("[[arms]]"), BUNDLED.index("# Prognostic factors")
+    text = BUNDLED[:start] + arms(26) + BUNDLED[end:]
+    text = text.replace("block_sizes = [2, 4, 6]", "block_sizes = [26, 52]")
+    assert len(load_text(tmp_path, text).arms) == MAX_ARMS
+    text = BUNDLED[:start] + arms(27) + BUNDLED[end:]
+    text = text.replace("block_sizes = [2, 4, 6]", "block_sizes = [27, 54]")
+    assert message(tmp_path, text) == "trial.toml: [[arms]] must list at most 26 arms; got 27"
+
+
+NAME_LIMITS = [
+    # (old, new with {name}, start of the error, limit)
+    ('site = ["sydney"]', 'site = ["{name}"]', "[factors] 'site': level ", 64),
+    ('site = ["sydney"]\n', '{name} = ["a"]\n', "[factors] 'n", 64),
+    ('name = "sham"  ', 'name = "{name}"  ', "[[arms]] #1 'name': ", 64),
+    ('name = "week 26"', 'name = "{name}"', "[[visits]] #17 'name': ", 64),
+    ('consent_versions = ["1.0"]', 'consent_versions = ["{name}"]',
+     "[trial] 'consent_versions'[0]: ", 64),
+    ('name = "RESOLVE"', 'name = "{name}"', "[trial] 'name': ", 200),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "where", "limit"), NAME_LIMITS)
+def test_name_length_caps(tmp_path: Path, old: str, new: str, where: str, limit: int) -> None:
+    def text(name: str) -> str:
+        out = edited(old, new.format(name=name))
+        if new.startswith("{name} ="):  # the factor is renamed: stratify by the new name
+            out = out.replace('strata = ["site"]', f'strata = ["{name}"]')
+        return out
+
+    load_text(tmp_path, text("n" * limit))
+    got = message(tmp_path, text("n" * (limit + 1)))
+    assert got.startswith(f"trial.toml: {where}"), got
+    assert f"{limit + 1} characters" in got and f"at most {limit}" in got, got
+
+
+BAD_NAMES = [
+    ('site = ["sydney"]', 'site = ["new castle"]',
+     "[factors] 'site': level 'new castle': SPACE (U+0020) is outside the pattern "
+     "^[A-Za-z0-9._-]{1,64}$"),
+    ('site = ["sydney"]', 'site = ["syd\\u200bney"]',
+     "[factors] 'site': level 'syd\\u200bney': contains ZERO WIDTH SPACE (U+200B), a control or "
+     "invisible character"),
+    ('site = ["sydney"]', 'site = ["ｓｙｄ"]',
+     "[factors] 'site': level '\\uff53\\uff59\\uff44': FULLWIDTH LATIN SMALL LETTER S (U+FF53) "
+     "is outside the pattern ^[A-Za-z0-9._-]{1,64}$"),
+    ('site = ["sydney"]', 'site = ["a=b"]',
+     "[factors] 'site': level 'a=b': EQUALS SIGN (U+003D) is outside the pattern "
+     "^[A-Za-z0-9._-]{1,64}$"),
+    ('site = ["sydney"]\n', '"si te" = ["a"]\n',
+     "[factors] 'si te': factor name 'si te': character 3, SPACE (U+0020), does not fit the "
+     "pattern [A-Za-z][A-Za-z0-9_-]{0,63}"),
+    ('site = ["sydney"]\n', '1site = ["a"]\n',
+     "[factors] '1site': factor name '1site': character 1, DIGIT ONE (U+0031), does not fit the "
+     "pattern [A-Za-z][A-Za-z0-9_-]{0,63}"),
+    ('name = "sham"  ', 'name = "sh\\nam"  ',
+     "[[arms]] #1 'name': contains LINE FEED (U+000A), a control or invisible character; got "
+     "'sh\\nam'"),
+    ('name = "week 26"', 'name = " week 26"',
+     "[[visits]] #17 'name': leading whitespace, SPACE (U+0020), is not allowed; got ' week 26'"),
+    ('consent_versions = ["1.0"]', 'consent_versions = ["1.0", "2.0\\u202e"]',
+     "[trial] 'consent_versions'[1]: contains RIGHT-TO-LEFT OVERRIDE (U+202E), a control or "
+     "invisible character; got '2.0\\u202e'"),
+    (ID_LINE, 'participant_id_pattern = "^[A-Z"',
+     "[trial] 'participant_id_pattern': not a valid regular expression (unterminated character "
+     "set at position 1); got '^[A-Z'"),
+    (ID_LINE, "participant_id_pattern = 64",
+     "[trial] 'participant_id_pattern': must be a string; got 64"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), BAD_NAMES)
+def test_names_and_levels_follow_the_id_rule(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert message(tmp_path, edited(old, new)) == f"trial.toml: {expected}"
+
+
+def test_safe_factor_names_and_levels_load(tmp_path: Path) -> None:
+    text = edited('site = ["sydney"]', 'site = ["sydney", "new-castle", "st.leonards", "perth_2"]')
+    text = text.replace('site = ["sydney"', 'age-group = ["18-40", "41-70"]\nsite = ["sydney"')
+    p = load_text(tmp_path, text)
+    assert p.strata_levels["age-group"] == ("18-40", "41-70")
+    assert p.strata_levels["site"][1:] == ("new-castle", "st.leonards", "perth_2")
+
+
+def test_participant_id_pattern_key(tmp_path: Path) -> None:
+    assert load_protocol().participant_id_pattern == DEFAULT_ID_PATTERN
+    # the key is optional (MINIMISATION does not set it)
+    assert load_text(tmp_path, MINIMISATION).participant_id_pattern == DEFAULT_ID_PATTERN
+    assert load_text(tmp_path, edited(ID_LINE, "")).participant_id_pattern == DEFAULT_ID_PATTERN
+    text = edited(ID_LINE, "participant_id_pattern = '^RES-[0-9]{4}$'")
+    p = load_text(tmp_path, text)
+    assert p.participant_id_pattern == "^RES-[0-9]{4}$"
+    assert p.check_participant_id("RES-0001") == "RES-0001"
+    with pytest.raises(DataValidationError, match="does not match the pattern"):
+        p.check_participant_id("P001")

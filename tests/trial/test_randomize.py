@@ -222,11 +222,30 @@ def test_no_strata_gives_one_list() -> None:
         ({"site": ["a", "a"]}, "each once"),
         ({"site": "sydney"}, "list of non-empty strings"),
         ({"site": ["a", ""]}, "list of non-empty strings"),
+        ({"site": ["new castle"]}, r"level 'new castle': SPACE \(U\+0020\) is outside"),
+        ({"site": ["syd\u200bney"]}, r"ZERO WIDTH SPACE \(U\+200B\)"),
+        ({"site": [f"s{k}" for k in range(101)]}, "101 levels; at most 100"),
     ],
 )
 def test_strata_levels_errors(levels: Mapping[str, object], message: str) -> None:
     with pytest.raises(DataValidationError, match=message):
         generate_sequences(RESOLVE, 1, levels)  # type: ignore[arg-type]
+
+
+def test_strata_levels_keep_the_protocol_caps() -> None:
+    # the caps of parse_protocol hold for levels added later (sites) ...
+    p = stratified_protocol(site=tuple(f"s{k}" for k in range(100)), severity=("low", "high"))
+    assert len(strata_keys(p)) == 200  # 200 strata x 400 entries = 80000: allowed
+    with pytest.raises(DataValidationError) as info:
+        strata_keys(p, {"severity": ["low", "mid", "high"]})
+    assert str(info.value) == (
+        "protocol resolve.toml (bundled): 300 strata x 400 entries = 120000 sealed entries; "
+        "at most 1000 strata and 100000 entries"
+    )
+    # ... and for a Protocol built without parse_protocol: refused before generating
+    many = stratified_protocol(a=tuple("abcdefghij"), b=tuple("abcdefghij"), c=tuple("abcdefghijk"))
+    with pytest.raises(DataValidationError, match="1100 strata x 400 entries"):
+        generate_sequences(many, 1)
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, True, "1"])

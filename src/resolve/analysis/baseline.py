@@ -11,7 +11,7 @@ no P values: differences at baseline between randomised groups are due to chance
 by design, so testing them is not meaningful (CONSORT 2010, item 15, explanation).
 
 :func:`screening_counts` reads the enrolment part of a screening log (the
-``consort.csv`` of :func:`resolve.trial.export.write_export`, or the same columns
+``consort.csv`` of :func:`resolve.trial.exports.write_export`, or the same columns
 written by hand) for the CONSORT flow, and :func:`flow_counts` its allocation,
 follow-up and analysis rows (the export writes them; a hand-written log usually
 has none).
@@ -299,7 +299,7 @@ def table1(
 _FLOW = ("assessed for eligibility", "excluded", "randomised")
 
 #: Stages of a screening log after enrolment and the measures each may hold (the
-#: trial export's ``consort.csv``, :func:`resolve.trial.export.consort_counts`).
+#: trial export's ``consort.csv``, :func:`resolve.trial.exports.consort_counts`).
 FLOW_MEASURES: dict[str, tuple[str, ...]] = {
     "allocation": ("allocated", "randomised in error"),
     "follow-up": ("assessed", "withdrawn", "lost to follow-up", "missed visit"),
@@ -358,7 +358,7 @@ def screening_counts(screening: pd.DataFrame, *, source: str = "screening") -> p
     ----------
     screening : pandas.DataFrame
         Columns ``measure`` and ``n``, optionally ``reason`` and ``stage``: the
-        ``consort.csv`` of :func:`resolve.trial.export.write_export` (only its
+        ``consort.csv`` of :func:`resolve.trial.exports.write_export` (only its
         enrolment rows are used here; :func:`flow_counts` reads the others) or a
         table written by hand.  Measures: ``assessed for eligibility`` and
         ``randomised`` (required), ``excluded`` (optional total; default assessed
@@ -449,7 +449,7 @@ def flow_counts(screening: pd.DataFrame, *, source: str = "screening") -> pd.Dat
     Parameters
     ----------
     screening : pandas.DataFrame
-        The ``consort.csv`` of :func:`resolve.trial.export.write_export`
+        The ``consort.csv`` of :func:`resolve.trial.exports.write_export`
         (columns ``stage, arm, visit, measure, reason, n``).  Rows of stages
         ``allocation``, ``follow-up`` and ``analysis`` are read; enrolment rows
         are :func:`screening_counts`'s.  A log without a ``stage`` column (the

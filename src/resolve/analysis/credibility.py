@@ -66,7 +66,7 @@ Examples
 >>> res = analyse_modifiers(datasets.load("resolve"))
 >>> top = res.credibility.iloc[0]
 >>> top.modifier, top.outcome, top.visit, top.item1_a_priori, top.item3_chance
-('frebaq', 'pain', 'week 52', 'definitely no', 'probably yes')
+('frebaq', 'pain', 'week 52', 'definitely no', 'definitely yes')
 >>> top.credibility
 'very low'
 """

@@ -590,7 +590,7 @@ def consort(
     plan : Plan
     screening : pandas.DataFrame, optional
         A screening log: the trial export's ``consort.csv``
-        (:func:`resolve.trial.export.consort_counts`; enrolment rows read by
+        (:func:`resolve.trial.exports.consort_counts`; enrolment rows read by
         :func:`resolve.analysis.baseline.screening_counts`, allocation,
         follow-up and analysis rows by
         :func:`resolve.analysis.baseline.flow_counts`) or a hand-written

@@ -10,10 +10,12 @@ with ``A_a`` the 0/1 indicator of non-reference arm *a* (reference arm = 0),
 fitted by ordinary least squares. ``κ_a`` — the change in the treatment effect
 (arm *a* minus reference) per unit of the modifier — is reported, one row per
 non-reference arm (``contrast`` ``"<arm> - <reference>"``), with a t-based
-confidence interval and P value on the residual df (R ``lm``); with
-``[effect_modification] standard_errors = "hc3"`` the standard errors are the
-HC3 sandwich (R ``sandwich::vcovHC(type = "HC3")``), still on the residual df.
-Categorical
+confidence interval and P value. ``[effect_modification] standard_errors``
+chooses the standard errors: ``"hc2"`` (default) the HC2 sandwich with Bell &
+McCaffrey degrees of freedom per test (R ``clubSandwich`` CR2, one cluster per
+participant, ``test = "Satterthwaite"``), ``"hc3"`` the HC3 sandwich on the
+residual df (R ``sandwich::vcovHC(type = "HC3")``), ``"ols"`` the model-based
+ones on the residual df (R ``lm``). Categorical
 covariates enter as factors. Continuous modifiers stay continuous; they are
 never dichotomised.
 
@@ -286,7 +288,7 @@ def analyse_modifiers(
         cubic spline F test, joint over the arms, so the same on every contrast's
         row; NaN for binary modifiers or when fewer than 3 distinct knots exist),
         ``direction_hypothesised, direction_observed`` ("+", "-" or "0"), ``df``,
-        ``statistic`` (t) and ``se_method`` ("ols" or "hc3": the plan's
+        ``statistic`` (t) and ``se_method`` ("hc2", "hc3" or "ols": the plan's
         ``standard_errors``).
 
         ``quartiles`` — treatment effect (the contrast) at the 25th/50th/75th
@@ -306,7 +308,9 @@ def analyse_modifiers(
         every modifier): ``outcome, visit, statistic, df_num`` (contrasts x
         modifiers), ``df_den, p_value, n, n_contrasts, n_modifiers, model,
         se_method`` (with "hc3" the Wald F uses the HC3 covariance, as R
-        ``lmtest::waldtest(..., vcov = ..., test = "F")``).
+        ``lmtest::waldtest(..., vcov = ..., test = "F")``; with "hc2" the HTZ
+        test of Pustejovsky & Tipton 2018, as R ``clubSandwich::Wald_test(...,
+        test = "HTZ")``, whose ``df_den`` is the Hotelling-approximation df).
 
         ``credibility`` — see :mod:`resolve.analysis.credibility` (empty when
         ``credibility=False``).

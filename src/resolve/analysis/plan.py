@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import datetime
+import difflib
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +103,9 @@ class OutcomeSpec:
     mcid: float | None = None
     #: Valid range ``(low, high)`` of the outcome's values; ``None`` = no check.
     range: tuple[float, float] | None = None
+    #: Where the trial export reads the outcome at every analysis visit:
+    #: ``(instrument id, score name)``, e.g. ``("nrs", "total")``; ``None`` = not declared.
+    source: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,9 @@ class ModifierSpec:
     prior_evidence_answer: (
         Literal["definitely yes", "probably yes", "probably no", "definitely no"] | None
     ) = None
+    #: Where the trial export reads the baseline value: ``(instrument id, score name)``,
+    #: e.g. ``("pcs", "total")``; ``None`` = not declared.
+    source: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -190,8 +197,9 @@ class EffectModificationSettings:
     exploratory_p: float = 0.2
     spline_knots: int = 3
     #: Standard errors of the interaction estimates, effect curves and global test:
-    #: ``"ols"`` (model-based, σ̂²(X'X)⁻¹) or ``"hc3"`` (MacKinnon-White HC3 sandwich).
-    standard_errors: Literal["ols", "hc3"] = "ols"
+    #: ``"hc2"`` (HC2 sandwich, Bell-McCaffrey df, HTZ global test), ``"hc3"``
+    #: (MacKinnon-White HC3 sandwich, residual df) or ``"ols"`` (model-based, σ̂²(X'X)⁻¹).
+    standard_errors: Literal["ols", "hc3", "hc2"] = "hc2"
     #: Findings with interaction P below this are assessed with ICEMAN (its scope: P < 0.1).
     credibility_scope_p: float = 0.1
     #: ISO date from which the trial's outcome data could have been seen; a modifier's
@@ -386,9 +394,78 @@ class _TrialTable(Table):
         return self
 
 
+def _suggest(name: str, known: Sequence[str], what: str) -> str:
+    """``"did you mean 'nrs'?"``, or the known names when none is near."""
+    near = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"did you mean {near[0]!r}?" if near else f"{what}: {_listing(known)}"
+
+
+def _instrument_scores(instrument_id: str) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """Numeric scores and categories (name -> labels) of a registered instrument."""
+    from resolve.instruments import MedicationInstrument, get
+
+    inst = get(instrument_id)
+    if isinstance(inst, MedicationInstrument):
+        return ("total", *inst.class_names), {"psychoactive": ("no", "yes")}
+    categories = {c.name: tuple(sorted({b.label for b in c.bands})) for c in inst.classifications}
+    return tuple(s.name for s in inst.scales), categories
+
+
+def _score_source(text: str, binary: bool | None) -> tuple[str, str]:
+    """Check a ``source`` value ``"<instrument id>.<score>"`` against the instrument registry.
+
+    ``binary`` is ``None`` for an outcome (a numeric score only), else whether the
+    modifier is binary (which may also read a yes/no category).
+    """
+    from resolve.instruments import available
+
+    inst_id, dot, score = text.rpartition(".")
+    if not dot or not inst_id or not score:
+        raise SchemaError(
+            f'must be "<instrument id>.<score>", e.g. "nrs.total"; got {text!r}', "source"
+        )
+    ids = [i.id for i in available()]
+    if inst_id not in ids:
+        hint = _suggest(inst_id, ids, "registered")
+        raise SchemaError(f"unknown instrument {inst_id!r} in {text!r} ({hint})", "source")
+    numeric, categories = _instrument_scores(inst_id)
+    if score in categories:
+        labels = categories[score]
+        if binary is None:
+            raise SchemaError(
+                f"{text!r} is a category of {inst_id!r}; an outcome reads a numeric score "
+                f"({_listing(numeric)})",
+                "source",
+            )
+        if set(labels) != {"yes", "no"}:
+            raise SchemaError(
+                f"category {score!r} of {inst_id!r} takes {_listing([repr(v) for v in labels])}; "
+                f"a modifier reads a numeric score ({_listing(numeric)}) or a yes/no category",
+                "source",
+            )
+        if not binary:
+            raise SchemaError(
+                f'{text!r} is a yes/no category; only a binary modifier (type = "binary") '
+                "reads one",
+                "source",
+            )
+    elif score not in numeric:
+        known = [*numeric, *(categories if binary is not None else ())]
+        hint = _suggest(score, known, "scores")
+        raise SchemaError(f"instrument {inst_id!r} has no score {score!r} ({hint})", "source")
+    return inst_id, score
+
+
 class _OutcomeTable(Table):
     name: Text = Field(description="Outcome name, unique; other tables refer to the outcome by it.")
     column: Text = Field(description="Data column holding the outcome at every visit.")
+    source: Text | None = Field(
+        default=None,
+        description="Where the trial export (`resolve trial export`) reads the outcome at every "
+        'analysis visit: `"<instrument id>.<score>"` of a registered instrument and one of its '
+        'numeric scores (the total or a subscale), e.g. `"nrs.total"`. Without it the export '
+        "cannot fill this column (the analysis of a data file does not need it).",
+    )
     label: Text | None = Field(
         default=None,
         description="Label in tables and figures.",
@@ -417,11 +494,25 @@ class _OutcomeTable(Table):
             raise SchemaError(f"must be [low, high] with low < high; got {value!r}")
         return checked
 
+    @model_validator(mode="after")
+    def _source(self) -> Self:
+        if self.source is not None:
+            _score_source(self.source, None)
+        return self
+
 
 class _ModifierTable(Table):
     name: Text = Field(description="Modifier name, unique.")
     column: Text = Field(
         description="Data column of the baseline value (constant per participant)."
+    )
+    source: Text | None = Field(
+        default=None,
+        description="Where the trial export reads the value, at the baseline visit: "
+        '`"<instrument id>.<score>"` of a registered instrument and one of its numeric scores, '
+        'e.g. `"pcs.total"`; a binary modifier may read a yes/no category instead (yes = 1, '
+        'no = 0), e.g. `"psychoactive_medication.psychoactive"`. Not needed for `age`, `sex`, '
+        "`site` and `stratum`, which the export takes from the participant records.",
     )
     label: Text | None = Field(
         default=None,
@@ -480,6 +571,12 @@ class _ModifierTable(Table):
                 "give 'prior_evidence' (the evidence) with 'prior_evidence_answer'",
                 "prior_evidence_answer",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _source(self) -> Self:
+        if self.source is not None:
+            _score_source(self.source, self.type == "binary")
         return self
 
 
@@ -638,14 +735,17 @@ class _EffectModificationTable(Table):
     spline_knots: Annotated[int, between(3, 7)] = Field(
         default=3, description="Knots of the restricted cubic spline check of non-linearity."
     )
-    standard_errors: Literal["ols", "hc3"] = Field(
-        default="ols",
+    standard_errors: Literal["ols", "hc3", "hc2"] = Field(
+        default="hc2",
         description="Standard errors of the interaction estimates, quartile effects, curves "
-        'and global test: `"ols"` (model-based) or `"hc3"` (heteroscedasticity-consistent '
-        "HC3 sandwich, MacKinnon & White 1985; t and F tests on the residual df, as R "
-        '`lmtest::coeftest(fit, vcov = sandwich::vcovHC(fit, type = "HC3"))`). HC3 keeps '
-        "the tests near their nominal level when a bounded score's variance depends on its "
-        "mean. The non-linearity F test stays model-based.",
+        'and global test: `"hc2"` (default: HC2 sandwich with Bell & McCaffrey 2002 degrees '
+        "of freedom for single tests and the HTZ test of Pustejovsky & Tipton 2018 for the "
+        'global test, as R `clubSandwich` CR2 with one cluster per participant), `"hc3"` '
+        "(HC3 sandwich, MacKinnon & White 1985, on the residual df, as R "
+        '`lmtest::coeftest(fit, vcov = sandwich::vcovHC(fit, type = "HC3"))`) or `"ols"` '
+        "(model-based, R `lm`). The sandwich keeps the tests near their nominal level when "
+        "a bounded score's variance depends on its mean. The non-linearity F test stays "
+        "model-based.",
     )
     credibility_scope_p: Annotated[float, between(0, 1, low_open=True)] = Field(
         default=0.1,
@@ -820,6 +920,12 @@ class _PlanFile(Table):
 
 
 # ----------------------------------------------------------------------------- loading
+def _split_source(text: str) -> tuple[str, str]:
+    """``"nrs.total"`` -> ``("nrs", "total")`` (already checked by the schema)."""
+    inst_id, _, score = text.rpartition(".")
+    return inst_id, score
+
+
 def _build(f: _PlanFile, raw: Mapping[str, Any], source: str) -> Plan:
     """The frozen dataclasses from a validated file."""
     t = f.trial
@@ -846,6 +952,7 @@ def _build(f: _PlanFile, raw: Mapping[str, Any], source: str) -> Plan:
             higher_is=o.higher_is,
             mcid=o.mcid,
             range=None if o.range is None else (o.range[0], o.range[1]),
+            source=None if o.source is None else _split_source(o.source),
         )
         for o in f.outcomes
     )
@@ -897,6 +1004,7 @@ def _build(f: _PlanFile, raw: Mapping[str, Any], source: str) -> Plan:
             hypothesis_timing=m.hypothesis_timing,
             prior_evidence=m.prior_evidence,
             prior_evidence_answer=m.prior_evidence_answer,
+            source=None if m.source is None else _split_source(m.source),
         )
         for m in f.modifiers
     )

@@ -43,7 +43,7 @@ visits are named as in the plan (``"week 18"``). Columns:
     modifier, label, type, unit, outcome, visit, n, estimate, std_error, conf_low,
     conf_high, p_value, sd, estimate_per_sd, conf_low_per_sd, conf_high_per_sd,
     p_holm, p_bh, in_family, exploratory, nonlinearity_p, direction_hypothesised,
-    direction_observed, df, statistic, se_method ("ols" or "hc3").
+    direction_observed, df, statistic, se_method ("hc2", "hc3" or "ols").
 ``ModifierAnalysis.quartiles``
     modifier, outcome, visit, quartile, modifier_value, estimate, conf_low, conf_high.
 ``ModifierAnalysis.curves``

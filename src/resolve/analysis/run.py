@@ -131,7 +131,7 @@ def analyze(
         How error messages name the data (e.g. the CSV file name).
     screening : pandas.DataFrame, optional
         The trial's screening log: the ``consort.csv`` of
-        :func:`resolve.trial.export.write_export` (columns ``stage, arm, visit,
+        :func:`resolve.trial.exports.write_export` (columns ``stage, arm, visit,
         measure, reason, n``) or a table of enrolment counts with columns
         ``measure, reason, n`` (:func:`resolve.analysis.baseline.screening_counts`).
         With it the CONSORT flow starts at "assessed for eligibility"; without it,

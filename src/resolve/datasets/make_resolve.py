@@ -12,7 +12,8 @@ the seed was picked (``choose_seed``) among the first 200 as the trial whose
 *pre-specified analyses* come closest to the published results. Eligible
 seeds: the 52-week pain difference is not significant (P >= .05), and the
 FreBAQ x treatment interaction on 52-week pain is positive with P < .01 while
-no other row of the pre-specified modifier family reaches P < .01. Among
+no other row of the pre-specified modifier family reaches P < .01 (model-based
+OLS tests, as published; the default plan's HC2 tests give smaller P here). Among
 them, the seed minimising the standardised distance
 
     sum(((estimate - published) / published SE)**2)
@@ -30,6 +31,7 @@ used. Run from the repository root::
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -59,6 +61,9 @@ def distance(trial: pd.DataFrame) -> float:
     from resolve.analysis.primary import primary_analysis
 
     plan = load_plan()
+    # The published P values are model-based (OLS); compare like with like.
+    em = dataclasses.replace(plan.effect_modification, standard_errors="ols")
+    plan = dataclasses.replace(plan, effect_modification=em)
     valid = plan.validate_data(trial)
     primary = primary_analysis(valid, plan, validated=True)
     if "model" in primary.columns:

@@ -16,7 +16,7 @@ probability 0.18 and is otherwise consented, and a consented person is not
 randomised (other reasons) with probability 0.02.
 
 The file has the columns of the enrolment rows of the trial export's
-``consort.csv`` (:func:`resolve.trial.export.consort_counts`): ``stage`` (always
+``consort.csv`` (:func:`resolve.trial.exports.consort_counts`): ``stage`` (always
 ``enrolment``), ``arm`` (``all``), ``visit`` (empty), ``measure``, ``reason``,
 ``n``, so ``resolve analyze resolve.csv --screening resolve_screening.csv`` reads
 it like a real export.  Run from the repository root::

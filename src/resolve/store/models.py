@@ -1,9 +1,10 @@
 """SQLAlchemy 2 typed models of a trial's operational data.
 
-Participants are never deleted: their life cycle is a status. Allocation
-sequences live in :class:`SequenceSlot` rows that no service function returns
-before they are used. The audit trail (:class:`AuditEvent`) is append-only and
-hash-chained; :mod:`resolve.store.audit` writes and verifies it.
+Participants are never deleted: their life cycle is a status. No allocation
+sequence and no seed is stored: arms are derived from the trial key, which lives
+outside the database (:mod:`resolve.store.keys`). The audit trail
+(:class:`AuditEvent`) is append-only (database triggers) and HMAC-chained;
+:mod:`resolve.store.audit` writes and verifies it.
 
 The schema itself is created by the Alembic migrations in
 ``resolve/store/migrations`` (see :func:`resolve.store.migrate.upgrade`).
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Integer,
@@ -24,6 +26,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from resolve.trial.status import ParticipantStatus
 
 __all__ = [
     "Allocation",
@@ -35,12 +39,11 @@ __all__ = [
     "Response",
     "ResponseRevision",
     "Role",
-    "SealedParameter",
-    "SequenceSlot",
     "SessionDelivery",
     "Site",
     "Stratum",
     "Trial",
+    "TrialStatus",
     "Unblinding",
     "User",
     "Visit",
@@ -54,26 +57,23 @@ class Base(DeclarativeBase):
 
 
 class Role(StrEnum):
-    """What a user may do (enforced by the web app of a later issue)."""
+    """What a user may do; the permission table is :mod:`resolve.ops.permissions`."""
 
     admin = "admin"
-    coordinator = "coordinator"
-    assessor = "assessor"
+    enroller = "enroller"
     clinician = "clinician"
+    assessor = "assessor"
     statistician = "statistician"
+    unblinded_statistician = "unblinded_statistician"
+    monitor = "monitor"
 
 
-class ParticipantStatus(StrEnum):
-    """Life cycle of a participant; a participant is never deleted."""
+class TrialStatus(StrEnum):
+    """Life cycle of the trial's data: open, then locked, then unblinded."""
 
-    screened = "screened"
-    eligible = "eligible"
-    ineligible = "ineligible"
-    consented = "consented"
-    randomised = "randomised"
-    randomised_in_error = "randomised_in_error"
-    withdrawn = "withdrawn"
-    lost = "lost"
+    open = "open"
+    locked = "locked"
+    unblinded = "unblinded"
 
 
 class Trial(Base):
@@ -85,6 +85,14 @@ class Trial(Base):
     name: Mapped[str] = mapped_column(String(200))
     protocol: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[str] = mapped_column(String(40))
+    #: Random public identifier (names the default key file).
+    uid: Mapped[str] = mapped_column(String(36))
+    #: Fingerprint of the trial key (the key itself is never stored).
+    key_fingerprint: Mapped[str] = mapped_column(String(16))
+    #: Seed of an insecure demo key (tests and demonstrations only), else None.
+    demo_seed: Mapped[int | None] = mapped_column(BigInteger)
+    #: :class:`TrialStatus`.
+    status: Mapped[str] = mapped_column(String(16))
 
 
 class Site(Base):
@@ -108,6 +116,11 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     role: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[str] = mapped_column(String(40))
+    #: argon2id hash (None: no password set; the account cannot log in to the web app).
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Site the user works at (enrollers: participants they screen get this site).
+    site: Mapped[str | None] = mapped_column(String(64))
 
 
 class Participant(Base):
@@ -130,6 +143,10 @@ class Participant(Base):
     consented_at: Mapped[str | None] = mapped_column(String(40))
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_changed_at: Mapped[str | None] = mapped_column(String(40))
+    #: Keyed hash of the identifying fields (re-enrolment guard); None if not given.
+    identity_hash: Mapped[str | None] = mapped_column(String(64))
+    #: Treating clinician (sees this participant's arm).
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
 
 class Stratum(Base):
@@ -147,28 +164,6 @@ class Stratum(Base):
     levels: Mapped[dict[str, Any]] = mapped_column(JSON)
     next_position: Mapped[int] = mapped_column(Integer)
     length: Mapped[int] = mapped_column(Integer)
-
-
-class SequenceSlot(Base):
-    """One sealed slot of a stratum's allocation sequence (never exposed)."""
-
-    __tablename__ = "sequence_slot"
-    __table_args__ = (UniqueConstraint("stratum_id", "position"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    stratum_id: Mapped[int] = mapped_column(ForeignKey("stratum.id"))
-    position: Mapped[int] = mapped_column(Integer)
-    arm: Mapped[str] = mapped_column(String(64))
-
-
-class SealedParameter(Base):
-    """Randomisation parameters kept from enrolling staff (e.g. the seed)."""
-
-    __tablename__ = "sealed_parameter"
-
-    trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"), primary_key=True)
-    seed: Mapped[int] = mapped_column(Integer)
-    method: Mapped[str] = mapped_column(String(32))
 
 
 class Allocation(Base):
@@ -277,7 +272,8 @@ class AuditEvent(Base):
     """One append-only, hash-chained audit event.
 
     ``old_value`` and ``new_value`` are canonical JSON text; ``hash`` is the
-    SHA-256 of the canonical JSON of every other field, ``prev_hash`` included.
+    HMAC-SHA256, under the trial key's audit sub-key, of the canonical JSON of
+    every other field, ``prev_hash`` included.
     """
 
     __tablename__ = "audit_event"

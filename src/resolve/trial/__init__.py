@@ -1,7 +1,7 @@
 """Running a trial: protocol, eligibility, schedule of assessments and randomisation.
 
 Everything here is pure Python (no database). The store (``resolve.store``) and the
-service layer (``resolve.trial.service``) build on it.
+service layer (``resolve.ops``) build on it.
 
 Examples
 --------

@@ -7,7 +7,13 @@ use. The RESOLVE protocol ships as the default (``protocols/resolve.toml``); ano
 trial runs with its own file of the same shape (see ``docs/trial-protocol.md``).
 
 Every problem in a file raises :class:`~resolve.errors.DataValidationError` naming the
-file, the table and the key.
+file, the table and the key. Sizes are capped (:data:`MAX_ARMS`, :data:`MAX_FACTORS`,
+:data:`MAX_LEVELS`, :data:`MAX_STRATA`, :data:`MAX_LIST_LENGTH`,
+:data:`MAX_SEQUENCE_ENTRIES`, :data:`MAX_NAME_LENGTH`) and checked here, when the file is
+read, so that a protocol the service cannot run is refused before anything is written.
+The file schema that does the checking (one pydantic model per TOML table, and the
+caps) lives in the private ``resolve.trial._protocol_schema``; this module re-exports
+its constants and builds the frozen dataclasses below from a validated file.
 
 Examples
 --------
@@ -20,19 +26,43 @@ Examples
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal, Self, TypeAlias
 
-from pydantic import Field, field_validator, model_validator
-
-from resolve._schema import SchemaError, Table, Text, Unique, between, validate
+from resolve._schema import validate
 from resolve._validation import parse_toml
 from resolve.errors import DataValidationError
+from resolve.trial._protocol_schema import (
+    FACTOR_NAME_PATTERN,
+    LEVEL_PATTERN,
+    MAX_ARMS,
+    MAX_FACTORS,
+    MAX_LEVELS,
+    MAX_LIST_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_SEQUENCE_ENTRIES,
+    MAX_STRATA,
+    MAX_TRIAL_NAME_LENGTH,
+    VISIT_KINDS,
+    ImbalanceFunction,
+    RandomisationMethod,
+    VisitKind,
+    _ProtocolFile,
+)
+from resolve.trial.ids import DEFAULT_ID_PATTERN, validate_participant_id
 
 __all__ = [
+    "FACTOR_NAME_PATTERN",
+    "LEVEL_PATTERN",
+    "MAX_ARMS",
+    "MAX_FACTORS",
+    "MAX_LEVELS",
+    "MAX_LIST_LENGTH",
+    "MAX_NAME_LENGTH",
+    "MAX_SEQUENCE_ENTRIES",
+    "MAX_STRATA",
+    "MAX_TRIAL_NAME_LENGTH",
     "VISIT_KINDS",
     "Arm",
     "EligibilitySpec",
@@ -45,11 +75,6 @@ __all__ = [
     "load_protocol",
     "parse_protocol",
 ]
-
-VisitKind: TypeAlias = Literal["screening", "baseline", "session", "follow-up"]
-VISIT_KINDS: tuple[str, ...] = ("screening", "baseline", "session", "follow-up")
-RandomisationMethod: TypeAlias = Literal["blocks", "minimisation"]
-ImbalanceFunction: TypeAlias = Literal["range", "variance"]
 
 
 @dataclass(frozen=True)
@@ -153,7 +178,8 @@ class Protocol:
 
     ``factors`` lists every prognostic factor with its levels; ``strata`` names the
     factors that stratify the block lists. :attr:`strata_levels` maps each factor to
-    its levels.
+    its levels. ``participant_id_pattern`` is the rule participant ids must match
+    (``[trial] participant_id_pattern``; see :meth:`check_participant_id`).
     """
 
     name: str
@@ -166,6 +192,19 @@ class Protocol:
     consent_versions: tuple[str, ...]
     source: str = "<default>"
     factors: tuple[Factor, ...] = ()
+    participant_id_pattern: str = DEFAULT_ID_PATTERN
+
+    def check_participant_id(self, value: object) -> str:
+        """``value`` checked against this protocol's participant-id rule, in NFC.
+
+        See :func:`resolve.trial.ids.validate_participant_id`.
+
+        Examples
+        --------
+        >>> load_protocol().check_participant_id("P001")
+        'P001'
+        """
+        return validate_participant_id(value, pattern=self.participant_id_pattern)
 
     @property
     def strata_levels(self) -> dict[str, tuple[str, ...]]:
@@ -196,190 +235,6 @@ class Protocol:
             f"protocol {self.source}: unknown visit {name!r}; "
             f"known: {', '.join(v.name for v in self.visits)}"
         )
-
-
-# ----------------------------------------------------------------------------- file schema
-# One pydantic model per TOML table (see resolve._schema): unknown keys are refused with
-# the nearest valid key, types are strict, and every rule names the table and key.
-_Names = Annotated[list[Text], Unique()]
-_Count = Annotated[int, between(0)]
-
-
-def _repeated(names: list[str], table: str, what: str) -> None:
-    """Refuse a name used twice in an array of tables (located at the second use)."""
-    for k, name in enumerate(names):
-        first = names.index(name)
-        if first != k:
-            raise SchemaError(
-                f"{name!r} also names [[{table}]] #{first + 1}; {what} names must be unique",
-                k,
-                "name",
-            )
-
-
-class _TrialTable(Table):
-    name: Text
-    version: Text
-    consent_versions: _Names
-
-    @field_validator("consent_versions")
-    @classmethod
-    def _some(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise SchemaError("must name at least one version")
-        return value
-
-
-class _ArmTable(Table):
-    name: Text
-    ratio: Annotated[int, between(1)] = 1
-
-
-class _RandomisationTable(Table):
-    method: RandomisationMethod
-    strata: _Names = Field(default_factory=list)
-    block_sizes: list[int] = Field(default_factory=list)
-    list_length_per_stratum: _Count = 0
-    minimisation_factors: _Names = Field(default_factory=list)
-    minimisation_weights: list[Annotated[float, between(0, low_open=True)]] = Field(
-        default_factory=list
-    )
-    minimisation_p: Annotated[float, between(0.5, 1)] = 0.8
-    initial_random: _Count = 0
-    imbalance: ImbalanceFunction = "range"
-
-    @model_validator(mode="after")
-    def _method(self) -> Self:
-        if len(set(self.block_sizes)) != len(self.block_sizes):
-            raise SchemaError(f"repeats a size ({self.block_sizes})", "block_sizes")
-        weights, factors = self.minimisation_weights, self.minimisation_factors
-        if weights and len(weights) != len(factors):
-            raise SchemaError(
-                f"has {len(weights)} values for {len(factors)} minimisation_factors",
-                "minimisation_weights",
-            )
-        if self.method == "blocks":
-            if not self.block_sizes:
-                raise SchemaError("method 'blocks' needs 'block_sizes'")
-            if self.list_length_per_stratum < 1:
-                raise SchemaError("method 'blocks' needs 'list_length_per_stratum' >= 1")
-        elif not factors:
-            raise SchemaError("method 'minimisation' needs 'minimisation_factors'")
-        return self
-
-
-class _VisitTable(Table):
-    name: Text
-    week: Annotated[float, between()]
-    window_before_days: _Count = 0
-    window_after_days: _Count = 0
-    instruments: _Names = Field(default_factory=list)
-    kind: VisitKind
-
-    @field_validator("instruments")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        from resolve.instruments import available
-
-        known = tuple(i.id for i in available())
-        for i in value:
-            if i not in known:
-                raise SchemaError(f"unknown instrument {i!r}; known: {', '.join(known)}")
-        return value
-
-
-class _ExclusionTable(Table):
-    name: Text
-    label: Text
-
-    @field_validator("name")
-    @classmethod
-    def _slug(cls, value: str) -> str:
-        if not value.replace("_", "").replace("-", "").isalnum() or value != value.lower():
-            raise SchemaError(f"must be lower-case letters, digits, '_' or '-'; got {value!r}")
-        return value
-
-
-class _EligibilityTable(Table):
-    age_min: _Count = 18
-    age_max: _Count = 70
-    duration_weeks_min: Annotated[float, between(0)] = 12.0
-    pain_min: Annotated[int, between(0, 10)] = 3
-    exclusions: list[_ExclusionTable] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _bounds(self) -> Self:
-        if self.age_max < self.age_min:
-            raise SchemaError(
-                f"must be at least 'age_min' ({self.age_min}); got {self.age_max}", "age_max"
-            )
-        try:
-            _repeated([x.name for x in self.exclusions], "eligibility.exclusions", "exclusion")
-        except SchemaError as exc:
-            raise SchemaError(exc.message, "exclusions", *exc.loc) from None
-        return self
-
-
-class _ProtocolFile(Table):
-    trial: _TrialTable
-    arms: list[_ArmTable]
-    factors: dict[str, _Names] = Field(default_factory=dict)
-    randomisation: _RandomisationTable
-    visits: list[_VisitTable]
-    eligibility: _EligibilityTable
-
-    @model_validator(mode="after")
-    def _cross_table(self) -> Self:
-        if len(self.arms) < 2:
-            raise SchemaError(f"must list at least two arms; got {len(self.arms)}", "arms")
-        try:
-            _repeated([a.name for a in self.arms], "arms", "arm")
-        except SchemaError as exc:
-            raise SchemaError(exc.message, "arms", *exc.loc) from None
-        for name, levels in self.factors.items():
-            if not levels:
-                raise SchemaError("needs at least one level", "factors", name)
-        r = self.randomisation
-        defined = ", ".join(self.factors) or "none"
-        for key in ("strata", "minimisation_factors"):
-            for n in getattr(r, key):
-                if n not in self.factors:
-                    raise SchemaError(
-                        f"names factor {n!r}, which [factors] does not define (defined: {defined})",
-                        "randomisation",
-                        key,
-                    )
-        total = sum(a.ratio for a in self.arms)
-        bad = [s for s in r.block_sizes if s <= 0 or s % total]
-        if bad:
-            raise SchemaError(
-                f"{', '.join(map(str, bad))} not a positive multiple of the sum of arm ratios "
-                f"({total})",
-                "randomisation",
-                "block_sizes",
-            )
-        try:
-            _repeated([v.name for v in self.visits], "visits", "visit")
-        except SchemaError as exc:
-            raise SchemaError(exc.message, "visits", *exc.loc) from None
-        for k, (before, after) in enumerate(itertools.pairwise(self.visits)):
-            if after.week < before.week:
-                raise SchemaError(
-                    f"visits must be in time order; got week {after.week:g}, before "
-                    f"{before.name!r} (week {before.week:g})",
-                    "visits",
-                    k + 1,
-                    "week",
-                )
-        kinds = [v.kind for v in self.visits]
-        if kinds.count("baseline") != 1:
-            raise SchemaError(
-                f"exactly one visit must have kind 'baseline'; found {kinds.count('baseline')}",
-                "visits",
-            )
-        if kinds.count("screening") > 1:
-            raise SchemaError("at most one 'screening' visit", "visits")
-        return self
 
 
 def _build(f: _ProtocolFile, source: str) -> Protocol:
@@ -422,6 +277,7 @@ def _build(f: _ProtocolFile, source: str) -> Protocol:
         consent_versions=tuple(f.trial.consent_versions),
         source=source,
         factors=tuple(Factor(name, tuple(levels)) for name, levels in f.factors.items()),
+        participant_id_pattern=f.trial.participant_id_pattern,
     )
 
 
@@ -446,7 +302,12 @@ def load_protocol(path: str | Path | None = None) -> Protocol:
         wrong type or out of range (message names the file, table and key). Also
         raised, with the same kind of message, for an unknown instrument id, a
         repeated visit or arm name, a ratio below 1, a block size that is not a
-        multiple of the sum of ratios, or a negative window.
+        multiple of the sum of ratios or is larger than ``list_length_per_stratum``,
+        a negative window, a ``participant_id_pattern`` that is not a regular
+        expression, a factor name or level outside :data:`FACTOR_NAME_PATTERN` /
+        :data:`LEVEL_PATTERN`, a name longer than :data:`MAX_NAME_LENGTH`, or a size
+        above a cap (:data:`MAX_ARMS`, :data:`MAX_FACTORS`, :data:`MAX_LEVELS`,
+        :data:`MAX_STRATA`, :data:`MAX_LIST_LENGTH`, :data:`MAX_SEQUENCE_ENTRIES`).
 
     Examples
     --------
@@ -476,6 +337,10 @@ def load_protocol(path: str | Path | None = None) -> Protocol:
 def parse_protocol(text: str, source: str) -> Protocol:
     """Parse and validate protocol TOML ``text``; errors name ``source``, the table and key.
 
+    Every rule and cap of :func:`load_protocol` is checked here, so a caller that
+    parses first (the service, before ``resolve trial init`` writes anything) never
+    starts on a protocol it cannot run.
+
     Examples
     --------
     >>> text = resources.files("resolve.trial").joinpath("protocols", "resolve.toml").read_text()
@@ -486,5 +351,11 @@ def parse_protocol(text: str, source: str) -> Protocol:
     ... except DataValidationError as exc:
     ...     print(exc)
     mine.toml: unknown key 'eligibilty' (did you mean 'eligibility'?)
+    >>> big = text.replace("block_sizes = [2, 4, 6]", "block_sizes = [2, 600]")
+    >>> try:
+    ...     parse_protocol(big, "mine.toml")
+    ... except DataValidationError as exc:
+    ...     print(exc)
+    mine.toml: [randomisation] 'block_sizes': 600 is larger than list_length_per_stratum (400)
     """
     return _build(validate(_ProtocolFile, parse_toml(text, source), source), source)

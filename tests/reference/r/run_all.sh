@@ -10,6 +10,9 @@ Rscript "$here/lmer.R"
 Rscript "$here/gls.R"
 Rscript "$here/satterthwaite_us_fev.R"
 Rscript "$here/resolve_modifiers.R"
+Rscript "$here/resolve_modifiers_hc3.R"   # needs r-cran-sandwich r-cran-lmtest
+Rscript "$here/resolve_modifiers_hc2.R"   # needs r-cran-clubsandwich
+Rscript "$here/ols_hc2_leverage.R"       # needs r-cran-clubsandwich
 Rscript "$here/resolve_mi.R"    # needs r-cran-mice
 Rscript "$here/resolve_primary.R"
 Rscript "$here/resolve_factor_covariate.R"

@@ -16,11 +16,19 @@ Examples
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 
 from resolve._validation import show_values
 from resolve.errors import DataValidationError
-from resolve.trial.protocol import Protocol
+from resolve.trial.ids import id_problem, safe_repr
+from resolve.trial.protocol import (
+    LEVEL_PATTERN,
+    MAX_LEVELS,
+    MAX_SEQUENCE_ENTRIES,
+    MAX_STRATA,
+    Protocol,
+)
 from resolve.trial.randomize._seeds import BLOCKS_TAG, check_seed, key_words, spawn_rng
 from resolve.trial.randomize.blocks import permuted_blocks
 
@@ -31,9 +39,26 @@ def _levels(
     protocol: Protocol, strata_levels: Mapping[str, Sequence[str]] | None
 ) -> dict[str, tuple[str, ...]]:
     levels = {f: protocol.strata_levels[f] for f in protocol.strata}
-    if strata_levels is None:
-        return levels
-    extra = [f for f in strata_levels if f not in levels]
+    if strata_levels is not None:
+        levels.update(_given_levels(protocol, strata_levels))
+    # the caps of parse_protocol, again: levels given here, or a Protocol built directly
+    strata = math.prod(len(v) for v in levels.values())
+    length = protocol.randomisation.list_length_per_stratum
+    if strata > MAX_STRATA or strata * length > MAX_SEQUENCE_ENTRIES:
+        raise DataValidationError(
+            f"protocol {protocol.source}: {strata} strata x {length} entries = "
+            f"{strata * length} sealed entries; at most {MAX_STRATA} strata and "
+            f"{MAX_SEQUENCE_ENTRIES} entries"
+        )
+    return levels
+
+
+def _given_levels(
+    protocol: Protocol, strata_levels: Mapping[str, Sequence[str]]
+) -> dict[str, tuple[str, ...]]:
+    """``strata_levels`` checked: stratum factors only, each with valid distinct levels."""
+    levels: dict[str, tuple[str, ...]] = {}
+    extra = [f for f in strata_levels if f not in protocol.strata]
     if extra:
         raise DataValidationError(
             f"strata_levels names {show_values(extra)}, which are not strata of protocol "
@@ -48,6 +73,16 @@ def _levels(
             raise DataValidationError(
                 f"strata_levels[{f!r}] must list at least one level, each once; got {given!r}"
             )
+        if len(given) > MAX_LEVELS:
+            raise DataValidationError(
+                f"strata_levels[{f!r}] lists {len(given)} levels; at most {MAX_LEVELS}"
+            )
+        for level in given:
+            problem = id_problem(level, LEVEL_PATTERN)
+            if problem is not None:
+                raise DataValidationError(
+                    f"strata_levels[{f!r}]: level {safe_repr(level)}: {problem}"
+                )
         levels[f] = tuple(given)
     return levels
 
@@ -143,7 +178,10 @@ def generate_sequences(
     ------
     DataValidationError
         The method is minimisation, the seed is not a non-negative integer, or
-        ``strata_levels`` names a factor that is not a stratum or lists no level.
+        ``strata_levels`` names a factor that is not a stratum, lists no level, a
+        level outside the protocol's level rule, more than ``MAX_LEVELS`` levels, or
+        makes more strata or entries than ``MAX_STRATA`` / ``MAX_SEQUENCE_ENTRIES``
+        (the caps of :mod:`resolve.trial.protocol`).
 
     Notes
     -----

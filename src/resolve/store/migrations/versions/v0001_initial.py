@@ -184,7 +184,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop every table (children first)."""
+    """Drop every table (children first); refused on a database holding trial data."""
+    bind = op.get_bind()
+    for table in ("participant", "audit_event"):
+        if bind.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one():
+            raise RuntimeError(
+                "refusing to downgrade: the database holds trial data and its audit trail"
+            )
     for name in (
         "audit_event",
         "audit_head",

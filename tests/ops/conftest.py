@@ -1,0 +1,5 @@
+"""Fixtures of the service-layer (``resolve.ops``) tests."""
+
+from tests.db_fixtures import db_url
+
+__all__ = ["db_url"]
