@@ -193,6 +193,14 @@ def _postgres_engine(url: str, *, read_only: bool, deadline: float) -> Engine:
     )
 
 
+def _back_off(until: float, delay: float, cap: float, why: str) -> float:
+    """Sleep a jittered ``delay`` and return the next one, or give up at the deadline."""
+    if time.monotonic() + delay >= until:
+        raise StoreBusyError(f"{why}; try again")
+    time.sleep(delay * (0.5 + random.random()))
+    return min(delay * 2, cap)
+
+
 def _create_private_file(path: Path) -> None:
     """Create an empty SQLite file with mode 0600 (before SQLite creates it 0644)."""
     try:
@@ -319,13 +327,8 @@ class Store:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    if time.monotonic() >= until:
-                        raise StoreBusyError(
-                            f"the database stayed locked by another writer for "
-                            f"{self.deadline:g} s; try again"
-                        ) from None
-                    time.sleep(delay * (0.5 + random.random()))
-                    delay = min(delay * 2, 0.02)
+                    why = f"the database stayed locked by another writer for {self.deadline:g} s"
+                    delay = _back_off(until, delay, 0.02, why)
             try:
                 yield
             finally:
@@ -343,13 +346,11 @@ class Store:
                 kind = classify(exc)
                 if kind != "retry":
                     raise self._error(exc) from exc
-                if time.monotonic() + delay >= until:
-                    raise StoreBusyError(
-                        f"the database stayed unavailable or locked for {self.deadline:g} s "
-                        f"({_message(exc)}); try again"
-                    ) from None
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 1.0)
+                why = (
+                    f"the database stayed unavailable or locked for {self.deadline:g} s "
+                    f"({_message(exc)})"
+                )
+                delay = _back_off(until, delay, 1.0, why)
 
     def run(self, work: Callable[[Session], T], *, read_only: bool | None = None) -> T:
         """Run ``work(session)`` in one transaction: commit all of it or nothing.
