@@ -96,7 +96,7 @@ def test_migrations_create_schema_idempotently(db_url: str) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0002"
+    assert current_revision(engine) == head_revision() == "0003"
     tables = set(inspect(engine).get_table_names())
     assert {
         "trial",
@@ -112,6 +112,11 @@ def test_migrations_create_schema_idempotently(db_url: str) -> None:
         "session_delivery",
         "audit_event",
         "audit_head",
+        "web_session",
+        "api_token",
+        "login_attempt",
+        "participant_link",
+        "consent_record",
     } <= tables
     # concealment: no stored list, no stored seed
     assert not tables & {"sequence_slot", "sealed_parameter"}
@@ -306,7 +311,7 @@ def test_downgrade_is_refused_on_a_database_with_trial_data(
     tables = set(inspect(store.engine).get_table_names())
     with pytest.raises(RuntimeError, match="refusing to downgrade"):
         _downgrade(store)
-    assert current_revision(store.engine) == "0002"
+    assert current_revision(store.engine) == head_revision()
     assert set(inspect(store.engine).get_table_names()) == tables
     assert verify(capsys, db_url) == (0, "")
     # a trial with no participant yet still holds its audit trail: refused too
@@ -320,7 +325,7 @@ def test_downgrade_works_on_an_empty_database(db_url: str) -> None:
     assert current_revision(store.engine) is None
     assert set(inspect(store.engine).get_table_names()) <= {"alembic_version"}
     upgrade(store.engine)  # and back up again
-    assert current_revision(store.engine) == "0002"
+    assert current_revision(store.engine) == head_revision()
 
 
 # ----------------------------------------------------------------------------- schema versions

@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "resolve.cli.analyze",
     "resolve.cli.plan",
     "resolve.cli.trial",
+    "resolve.cli.serve",
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
+import resolve.store.models_web  # noqa: F401  (registers the web tables)
 from resolve.store.models import Base
 
 target_metadata = Base.metadata
