@@ -49,8 +49,11 @@ _USERS: dict[str, str] = {
 
 
 def _role_users() -> dict[str, str]:
-    """Role value -> the first account of that role."""
-    out = {"admin": ADMIN}
+    """Role value -> the first account of that role (``participant``: the system account
+    of self-report links, which exists only where a test creates it)."""
+    from resolve.ops.links import SYSTEM_USER
+
+    out = {"admin": ADMIN, "participant": SYSTEM_USER}
     for name, role in _USERS.items():
         out.setdefault(role, name)
     return out

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from resolve import ops
-from resolve.ops import MATRIX, Operation
+from resolve.ops import MATRIX, Operation, links
 from resolve.ops.context import Context
 from resolve.ops.permissions import arm_view
 from resolve.store.models import Role
@@ -122,9 +122,13 @@ CASES = [
     Case(ops.verify_trial, Operation.verify_audit),
     Case(ops.events, Operation.read_audit),
     Case(ops.checkpoint, Operation.checkpoint_audit),
+    Case(ops.create_link, Operation.create_participant_link, ("R1",), {"visit": "week 18"}),
+    Case(ops.participant_links, Operation.create_participant_link, ("R1",)),
 ]
-#: Operations that are not a function of a Context: nobody exists before the trial does.
-NO_ACTOR = {Operation.init_trial}
+#: Operations that are not a function of a Context: nobody exists before the trial does
+#: (init trial), or the credential is a participant's link token, not an account (submit
+#: self-report: resolve.ops.links, tested in tests/web/test_selfreport.py).
+NO_ACTOR = {Operation.init_trial, Operation.submit_self_report}
 
 
 def allowed_roles(case: Case) -> set[Role]:
@@ -140,8 +144,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, P
     """A SQLite trial (real key) where every case can succeed; (database file, key file).
 
     S1 screened; C1 consented; R1 randomised by the enroller, treated by the
-    clinician, baseline NRS recorded; one account per role plus a spare enroller
-    and a second clinician.
+    clinician, baseline NRS recorded; one account per role (the participant role's
+    system account included) plus a spare enroller and a second clinician.
     """
     folder = tmp_path_factory.mktemp("template")
     key_file = tmp_path_factory.mktemp("key") / "trial.key"
@@ -154,6 +158,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, P
     client(url, ENROLLER, key_file).run(lambda ctx: screen(ctx, "S1"))
     randomise(url, "R1", key_file=key_file)
     admin.run(ops.assign_clinician, "R1", clinician=CLINICIAN)
+    admin.run(links.ensure_system_account)  # the participant role's account
     client(url, ASSESSOR, key_file).run(
         ops.record, "R1", visit="baseline", instrument="nrs", items={"nrs_1": 7}
     )

@@ -45,6 +45,7 @@ from resolve.ops.enrolment import (
     screen,
     withdraw,
 )
+from resolve.ops.links import create_link, participant_links
 from resolve.ops.permissions import MATRIX, Operation, PermissionDenied
 from resolve.ops.setup import (
     InitResult,
@@ -84,6 +85,7 @@ __all__ = [
     "consent",
     "consort",
     "correct",
+    "create_link",
     "deactivate_user",
     "emergency_unblind",
     "events",
@@ -95,6 +97,7 @@ __all__ = [
     "mark_lost",
     "mark_randomised_in_error",
     "overdue_visits",
+    "participant_links",
     "participant_schedule",
     "participants",
     "randomise",

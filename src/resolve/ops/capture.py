@@ -21,7 +21,7 @@ from resolve.store import audit
 from resolve.store.models import Response, ResponseRevision, TrialStatus, Visit
 from resolve.trial.status import RECORDABLE, ParticipantStatus
 
-__all__ = ["correct", "record", "score_items"]
+__all__ = ["correct", "record", "score_items", "store_response"]
 
 
 def score_items(instrument: str, items: Any, respondent: str) -> tuple[str, dict[str, Any]]:
@@ -73,6 +73,27 @@ def record(
     refused: a change is a :func:`correct`\\ ion with a reason.
     """
     ctx.require(Operation.record)
+    return store_response(
+        ctx, participant, visit=visit, instrument=instrument, items=items, recorded_on=recorded_on
+    )
+
+
+def store_response(
+    ctx: Context,
+    participant: str,
+    *,
+    visit: str,
+    instrument: str,
+    items: Mapping[str, Any] | list[Any],
+    recorded_on: date | None = None,
+) -> dict[str, Any]:
+    """The recording step of :func:`record`, after the caller checked its permission.
+
+    Shared by :func:`record` (staff, :attr:`Operation.record`) and participant
+    self-report links (:func:`resolve.ops.links.submit_link`,
+    :attr:`Operation.submit_self_report`): the same checks, scoring, storage and
+    audit events.
+    """
     _open_for_data(ctx)
     p = participant_row(ctx, participant, lock=True)
     spec = ctx.protocol.visit(visit)

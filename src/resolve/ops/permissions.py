@@ -10,6 +10,10 @@ Arm visibility is separate from permission to run an operation
 column at all (assessor, monitor, admin) or masked arm codes (statistician,
 until the statistician is unblinded after database lock).
 
+The ``participant`` role is not a person's account: it is the trial's system
+account that participant self-report links act as (:mod:`resolve.ops.links`).
+It may only submit self-report answers and sees no arm.
+
 Examples
 --------
 >>> from resolve.store.models import Role
@@ -68,10 +72,13 @@ class Operation(StrEnum):
     verify_audit = "verify audit"
     read_audit = "read audit"
     checkpoint_audit = "checkpoint audit"
+    create_participant_link = "create participant link"
+    submit_self_report = "submit self-report"
 
 
 R = Role
-_ALL = frozenset(Role)
+#: Every staff role: all but the participant system account.
+_ALL = frozenset(Role) - {R.participant}
 
 #: Operation -> the roles that may run it.
 MATRIX: dict[Operation, frozenset[Role]] = {
@@ -100,6 +107,8 @@ MATRIX: dict[Operation, frozenset[Role]] = {
     Operation.verify_audit: frozenset({R.admin, R.monitor, R.unblinded_statistician}),
     Operation.read_audit: frozenset({R.admin, R.monitor}),
     Operation.checkpoint_audit: frozenset({R.admin, R.monitor}),
+    Operation.create_participant_link: frozenset({R.enroller, R.assessor}),
+    Operation.submit_self_report: frozenset({R.participant}),
 }
 
 ArmView = Literal["none", "masked", "own", "all"]
@@ -135,7 +144,7 @@ def arm_view(role: Role | str, *, trial_status: str) -> ArmView:
     participant where to go); ``"masked"``: stable codes ("group A"...) that
     keep the grouping but not which arm is which (blinded statistician);
     ``"none"``: no arm, no arm-revealing column or count (assessor, monitor,
-    admin).
+    admin, and the ``participant`` system account of self-report links).
     """
     role = Role(role)
     if role is Role.unblinded_statistician:

@@ -274,6 +274,11 @@ def add_user(
         raise DataValidationError(
             f"unknown role {role!r}; roles: {', '.join(r.value for r in Role)}"
         ) from None
+    if role_ is Role.participant:
+        raise DataValidationError(
+            "the participant role is the trial's system account for self-report links; "
+            "it is created automatically and cannot be given to a person"
+        )
     if site is not None and site not in ctx.protocol.strata_levels.get("site", ()):
         raise DataValidationError(f"unknown site {site!r}")
     exists = ctx.session.execute(select(User.id).where(User.name == name)).scalar_one_or_none()
@@ -320,6 +325,11 @@ def set_password(
 ) -> None:
     """Set a password: one's own (with the old one) or anyone's (admin)."""
     user = _user_row(ctx, name)
+    if user.role == Role.participant.value:
+        ctx.require(Operation.manage_users)
+        raise DataValidationError(
+            f"{name!r} is the system account of participant links; it has no password"
+        )
     if user.id == ctx.actor.id and ctx.role is not Role.admin:
         if user.password_hash is not None and not check_password(user, old_password or ""):
             raise PermissionDenied("the current password is wrong")

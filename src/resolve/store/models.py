@@ -66,6 +66,9 @@ class Role(StrEnum):
     statistician = "statistician"
     unblinded_statistician = "unblinded_statistician"
     monitor = "monitor"
+    #: The trial's system account for participant self-report (:mod:`resolve.ops.links`):
+    #: created on first use, no password, may only submit answers through a personal link.
+    participant = "participant"
 
 
 class TrialStatus(StrEnum):

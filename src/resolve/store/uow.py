@@ -194,10 +194,15 @@ def _postgres_engine(url: str, *, read_only: bool, deadline: float) -> Engine:
 
 
 def _back_off(until: float, delay: float, cap: float, why: str) -> float:
-    """Sleep a jittered ``delay`` and return the next one, or give up at the deadline."""
-    if time.monotonic() + delay >= until:
+    """Sleep a jittered ``delay`` (never past the deadline) and return the next one.
+
+    Gives up with :class:`StoreBusyError` once the deadline has passed, so an
+    operation keeps trying for the whole deadline and not longer.
+    """
+    remaining = until - time.monotonic()
+    if remaining <= 0:
         raise StoreBusyError(f"{why}; try again")
-    time.sleep(delay * (0.5 + random.random()))
+    time.sleep(min(delay * (0.5 + random.random()), remaining))
     return min(delay * 2, cap)
 
 
@@ -366,7 +371,11 @@ class Store:
             with self._writer_queue(ro, until), self.engine.connect() as conn:
                 conn.info[READ_ONLY] = ro
                 with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
-                    return work(session)
+                    result = work(session)
+                    # Objects added or changed after the unit's last query are still only
+                    # pending in the session: flush them, or the commit would lose them.
+                    session.flush()
+                    return result
 
         return self._retrying(attempt)
 

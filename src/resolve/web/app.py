@@ -240,7 +240,9 @@ def create_app(
         message = " ".join(str(exc).split())
         if _is_api(request):
             return JSONResponse({"detail": message}, status_code=status)
-        return render(request, "error.html", None, message=message, status=status)
+        page = render(request, "error.html", None, message=message, status=status)
+        page.status_code = status
+        return page
 
     static = StaticFiles(directory=str(_HERE.joinpath("static")))
     app.mount("/static", static, name="static")
@@ -387,6 +389,18 @@ def create_app(
             403: {"description": "Role may not randomise"},
             404: {"description": "No such participant"},
             409: {"description": "Not consented, or already randomised"},
+            422: {
+                "description": "Not a valid participant id",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"detail": {"type": "string"}},
+                            "required": ["detail"],
+                        }
+                    }
+                },
+            },
         },
     )
     @rule("operation", ops.Operation.randomise)
@@ -395,4 +409,14 @@ def create_app(
         arm = client(request, who).run(ops.randomise, participant_id)
         return AllocationOut(participant_id=participant_id, status="randomised", arm=arm)
 
+    from resolve.web import pages_admin, pages_data, pages_participants, pages_support
+
+    templates.env.globals["page_nav"] = pages_support.nav_links
+    app.include_router(pages_participants.router)
+    app.include_router(pages_data.router)
+    app.include_router(pages_admin.router)
+    from resolve.web import api, selfreport
+
+    app.include_router(api.router)
+    app.include_router(selfreport.router)
     return app
