@@ -59,6 +59,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from resolve.errors import DataValidationError, ResolveError
+from resolve.ops._link_answers import _check_answer, _instrument, _is_medication, unanswered
 from resolve.ops.capture import store_response
 from resolve.ops.context import (
     TRIAL_ID,
@@ -99,8 +100,6 @@ DEFAULT_TTL_HOURS = 72
 MAX_TTL_HOURS = 24 * 30
 #: Longest accepted token (a real one has 43 characters).
 _MAX_TOKEN = 128
-#: Longest free-text answer (medication names).
-_MAX_TEXT = 100
 
 
 class LinkGone(ResolveError, LookupError):  # noqa: N818 - a verdict, as PermissionDenied
@@ -159,76 +158,6 @@ def _iso(t: datetime) -> str:
 def token_hash(token: str) -> str:
     """SHA-256 (hex) of a link token: all the database keeps."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _instrument(instrument_id: str) -> Any:
-    from resolve.instruments import get
-
-    return get(instrument_id)
-
-
-def _is_medication(inst: Any) -> bool:
-    from resolve.instruments import MedicationInstrument
-
-    return isinstance(inst, MedicationInstrument)
-
-
-def unanswered(instrument_id: str, answers: Mapping[str, Any]) -> list[str]:
-    """Items of ``instrument_id`` without an answer in ``answers`` (item numbers as text).
-
-    Every item needs an answer, except on instruments whose items may be absent
-    (one answer is enough) and on the medication list (the first slot: a name or
-    ``none``).
-    """
-    inst = _instrument(instrument_id)
-    given = {k for k, v in answers.items() if v is not None and v != ""}
-    if _is_medication(inst):
-        return [] if "1" in given else ["1"]
-    numbers = [str(item.number) for item in inst.items]
-    if getattr(inst, "allow_absent_items", False):
-        return [] if given & set(numbers) else numbers[:1]
-    return [n for n in numbers if n not in given]
-
-
-def _check_answer(instrument_id: str, item: str, value: Any) -> Any:
-    """``value`` as stored for ``item`` (None clears it), or DataValidationError."""
-    inst = _instrument(instrument_id)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if _is_medication(inst) and item.isdigit() and 1 <= int(item) <= inst.max_slots:
-            return None
-        if not _is_medication(inst) and item in {str(i.number) for i in inst.items}:
-            return None
-    if _is_medication(inst):
-        if not item.isdigit() or not 1 <= int(item) <= inst.max_slots:
-            raise DataValidationError(f"{instrument_id} has no medication slot {item!r}")
-        text = " ".join(str(value).split())
-        if len(text) > _MAX_TEXT:
-            raise DataValidationError(f"a medication name has at most {_MAX_TEXT} characters")
-        if text.lower() == "none":
-            if item != "1":
-                raise DataValidationError("'none' belongs in the first medication slot only")
-            return "none"
-        try:
-            inst.atc_code(text)
-        except KeyError:
-            raise DataValidationError(
-                f"medication {text!r} is not known; write its generic name (e.g. "
-                "'paracetamol') or its ATC code"
-            ) from None
-        return text
-    numbers = {str(i.number): i for i in inst.items}
-    if item not in numbers:
-        raise DataValidationError(f"{instrument_id} has no item {item!r}")
-    spec = numbers[item]
-    if isinstance(value, bool):
-        raise DataValidationError(f"item {item}: choose one of the answers")
-    try:
-        code = int(str(value).strip()) if not isinstance(value, int) else value
-    except ValueError:
-        raise DataValidationError(f"item {item}: choose one of the answers") from None
-    if code not in spec.codes:
-        raise DataValidationError(f"item {item}: choose one of the answers")
-    return code
 
 
 # ----------------------------------------------------------------------------- staff side
