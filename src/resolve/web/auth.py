@@ -16,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -45,6 +47,8 @@ __all__ = [
     "session_actor",
     "token_actor",
 ]
+
+T = TypeVar("T")
 
 SESSION_IDLE = timedelta(minutes=30)
 SESSION_MAX = timedelta(hours=8)
@@ -104,12 +108,25 @@ def _check_password(session: Session, username: str, password: str, ip: str) -> 
     if failures >= MAX_FAILURES or ip_failures >= MAX_IP_FAILURES:
         raise LockedOut(int(LOCKOUT.total_seconds() // 60))
     user = session.execute(select(User).where(User.name == username)).scalar_one_or_none()
-    ok = user is not None and user.active and check_password(user, password)
-    session.add(LoginAttempt(username=username[:128], ip=ip[:64], at=_iso(_now()), ok=ok))
-    if not ok:
-        raise LoginFailed("the user name or password is wrong")
-    assert user is not None
+    if user is None or not user.active or not check_password(user, password):
+        raise LoginFailed("the user name or password is wrong")  # recorded by _authenticated
+    session.add(LoginAttempt(username=username[:128], ip=ip[:64], at=_iso(_now()), ok=True))
     return user
+
+
+def _authenticated(
+    store: Store, username: str, password: str, ip: str, grant: Callable[[Session, User], T]
+) -> T:
+    """Check the password and run ``grant`` in one unit of work.
+
+    A failed attempt rolls that unit back, so it is recorded in a unit of its
+    own before :class:`LoginFailed` propagates.
+    """
+    try:
+        return store.run(lambda s: grant(s, _check_password(s, username, password, ip)))
+    except LoginFailed:
+        store.run(lambda s: _record_failure(s, username, ip))
+        raise
 
 
 def login(store: Store, username: str, password: str, *, ip: str) -> tuple[str, Authenticated]:
@@ -125,8 +142,7 @@ def login(store: Store, username: str, password: str, *, ip: str) -> tuple[str, 
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
 
-    def work(session: Session) -> Authenticated:
-        user = _check_password(session, username, password, ip)
+    def grant(session: Session, user: User) -> Authenticated:
         now = _now()
         session.add(
             WebSession(
@@ -141,13 +157,7 @@ def login(store: Store, username: str, password: str, *, ip: str) -> tuple[str, 
         )
         return Authenticated(user.name, user.role, csrf, digest(token))
 
-    # A failed attempt must be recorded even though the login fails: record, then raise.
-    try:
-        who = store.run(work)
-    except LoginFailed:
-        store.run(lambda s: _record_failure(s, username, ip))
-        raise
-    return token, who
+    return token, _authenticated(store, username, password, ip, grant)
 
 
 def _record_failure(session: Session, username: str, ip: str) -> None:
@@ -203,8 +213,7 @@ def issue_token(store: Store, username: str, password: str, *, ip: str) -> str:
     """OAuth2 password flow: a bearer token valid for :data:`TOKEN_TTL`."""
     token = secrets.token_urlsafe(32)
 
-    def work(session: Session) -> None:
-        user = _check_password(session, username, password, ip)
+    def grant(session: Session, user: User) -> None:
         now = _now()
         session.add(
             ApiToken(
@@ -216,11 +225,7 @@ def issue_token(store: Store, username: str, password: str, *, ip: str) -> str:
             )
         )
 
-    try:
-        store.run(work)
-    except LoginFailed:
-        store.run(lambda s: _record_failure(s, username, ip))
-        raise
+    _authenticated(store, username, password, ip, grant)
     return token
 
 

@@ -30,25 +30,7 @@ args_all <- commandArgs(trailingOnly = FALSE)
 script_dir <- normalizePath(dirname(sub("^--file=", "", args_all[grepl("^--file=", args_all)])))
 source(file.path(script_dir, "common.R"))
 
-repo_root <- normalizePath(file.path(script_dir, "..", "..", ".."), mustWork = TRUE)
-d <- read.csv(file.path(repo_root, "src", "resolve", "datasets", "resolve.csv"),
-              colClasses = c(id = "character"))
-
-mods <- c("pseq", "pcs", "pain_baseline", "psychoactive", "frebaq", "tsk", "rmdq_baseline", "bbq")
-binary <- c("psychoactive")
-outs <- c("pain", "rmdq")
-visits <- c("week 12", "week 18", "week 26", "week 52")
-
-base <- d[d$visit == "baseline", ]
-participants <- base[!duplicated(base$id), ]
-
-cell_data <- function(o, v) {
-  dv <- d[d$visit == v, c("id", "arm", o, mods)]
-  dv$y <- dv[[o]]
-  dv$y0 <- base[[o]][match(dv$id, base$id)]
-  dv$arm <- factor(dv$arm, levels = c("sham", "resolve"))
-  dv
-}
+source(file.path(script_dir, "modifiers_data.R"))
 
 rows <- list()
 qrows <- list()
