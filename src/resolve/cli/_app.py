@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "resolve.cli.plan",
     "resolve.cli.trial",
     "resolve.cli.serve",
+    "resolve.cli.program",
 )
 
 
