@@ -41,6 +41,9 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_mmrm_batch.py --jobs 2
 	$(BIN)/python benchmarks/bench_analysis.py
 	$(BIN)/python benchmarks/bench_demo.py
+	$(BIN)/python benchmarks/bench_lrj_images.py
+	$(BIN)/python benchmarks/bench_lrj_latency.py
+	$(BIN)/python benchmarks/bench_web_load.py --think 2
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -150,8 +150,12 @@ def make_trial(db: str, key_file: Path, clients: int) -> list[str]:
     ops.init_trial(db, admin=ADMIN, admin_password=PASSWORD, key_file=key_file)
     admin = ops.Client(db, user=ADMIN, key_file=key_file)
     names = [f"enroller{i:02d}" for i in range(1, clients + 1)]
+    one_time = "one-time " + PASSWORD  # set by the admin: each user replaces it with PASSWORD
     for name in names:
-        admin.run(ops.add_user, name, role="enroller", password=PASSWORD, site="sydney")
+        admin.run(ops.add_user, name, role="enroller", password=one_time, site="sydney")
+        ops.Client(db, user=name, key_file=key_file).run(
+            ops.set_password, name, PASSWORD, old_password=one_time
+        )
     return names
 
 

@@ -16,6 +16,7 @@ import shutil
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ class Case:
     needs_arm_view: bool = False
     #: Run as the admin before the case (a state the operation needs).
     prepare: Callable[[ops.Context], Any] | None = None
+    #: The participant account runs it through the prepared programme link.
+    via_link: bool = False
 
     @property
     def name(self) -> str:
@@ -67,7 +70,33 @@ def _lock(ctx: ops.Context) -> None:
     ops.lock_database(ctx, reason="final analysis")
 
 
+DOCUMENT = "<article><p>I agree to take part.</p></article>"
+#: A valid adverse event report (today's onset: after R1's consent, not in the future).
+AE = {
+    "onset_date": date.today().isoformat(),
+    "description": "Aching lower back the day after the session",
+    "serious": False,
+    "severity": "mild",
+    "relatedness": "possible",
+    "expectedness": "expected",
+    "outcome": "recovering",
+    "action_taken": "none",
+}
+
+
 OUT = Path("export-out")  # relative to the test's folder (see ``_bind``)
+
+
+class Prepared(str):
+    """A value known only once the template trial is built (see ``_bind``)."""
+
+
+#: The programme's participant (allocated the active arm), filled by the template fixture,
+#: with a started LRJ block, its answers and a programme link.
+ACTIVE, BLOCK, ANSWERS, TOKEN = (Prepared(n) for n in ("active", "block", "answers", "token"))
+PREPARED: dict[str, Any] = {}
+#: A week-1 session of the active arm with every checklist item ticked (filled too).
+SESSION = Prepared("session")
 CASES = [
     Case(ops.add_user, Operation.manage_users, ("newbie",), {"role": "monitor", "password": None}),
     Case(ops.deactivate_user, Operation.manage_users, (SPARE,), {"reason": "left the trial"}),
@@ -104,6 +133,7 @@ CASES = [
         {"visit": "baseline", "instrument": "nrs", "items": {"nrs_1": 6}, "reason": "typo"},
     ),
     Case(ops.participants, Operation.view_participants),
+    Case(ops.dashboard, Operation.view_participants),
     Case(ops.allocations, Operation.view_participants, needs_arm_view=True),
     Case(ops.visits, Operation.view_schedule),
     Case(ops.responses, Operation.view_responses),
@@ -124,6 +154,76 @@ CASES = [
     Case(ops.checkpoint, Operation.checkpoint_audit),
     Case(ops.create_link, Operation.create_participant_link, ("R1",), {"visit": "week 18"}),
     Case(ops.participant_links, Operation.create_participant_link, ("R1",)),
+    Case(
+        ops.consent_with_record,
+        Operation.consent,
+        ("S1",),
+        {"version": "1.0", "typed_name": "Sam One", "document_html": DOCUMENT},
+    ),
+    Case(
+        ops.record_econsent,
+        Operation.consent,
+        ("C1",),
+        {"version": "1.0", "typed_name": "Cy One", "document_html": DOCUMENT},
+    ),
+    Case(ops.consent_records, Operation.view_participants, ("C1",)),
+    Case(ops.consent_record, Operation.view_participants, ("C1", 1)),
+    Case(ops.report_adverse_event, Operation.report_adverse_events, ("R1",), AE),
+    Case(
+        ops.follow_up_adverse_event,
+        Operation.report_adverse_events,
+        (1,),
+        {"outcome": "recovered", "description": "Settled after two days"},
+    ),
+    Case(ops.adverse_events, Operation.view_adverse_events),
+    Case(ops.care_team, Operation.assign_clinician, ("R1",)),
+    Case(ops.programme, Operation.view_programme, (ACTIVE,), needs_arm_view=True),
+    Case(ops.programme_export, Operation.view_programme, needs_arm_view=True),
+    Case(ops.today, Operation.practise, (ACTIVE,), via_link=True),
+    Case(ops.loading_state, Operation.practise, (ACTIVE,), via_link=True),
+    Case(ops.link_participant, Operation.practise, (TOKEN,)),
+    Case(ops.log_session, Operation.deliver_programme, (ACTIVE, SESSION)),
+    Case(ops.start_block, Operation.practise, (ACTIVE, "lrj"), {"mode": "home"}, via_link=True),
+    Case(ops.submit_block, Operation.practise, (ACTIVE, BLOCK, ANSWERS), via_link=True),
+    Case(ops.override_level, Operation.deliver_programme, (ACTIVE, "lrj", 2, "doing well")),
+    Case(
+        ops.record_home_practice,
+        Operation.practise,
+        (ACTIVE, {"task": "lrj", "minutes": 12}),
+        via_link=True,
+    ),
+    Case(
+        ops.submit_quiz,
+        Operation.practise,
+        (ACTIVE, "pain-protects", {}),
+        via_link=True,
+    ),
+    Case(ops.rate_imagery, Operation.practise, (ACTIVE, "lift-mirrored", 6, 2), via_link=True),
+    Case(
+        ops.log_loading,
+        Operation.practise,
+        (ACTIVE, {"exercise": "sit-to-stand", "achieved": 9}),
+        via_link=True,
+    ),
+    Case(
+        ops.log_drill,
+        Operation.practise,
+        (ACTIVE, {"drill_id": "pelvic-tilt", "sets": 2, "reps": 10}),
+        via_link=True,
+    ),
+    Case(
+        ops.record_tolerance_test,
+        Operation.deliver_programme,
+        (ACTIVE, "sit-to-stand", [10, 12, 11]),
+    ),
+    Case(
+        ops.record_twopoint,
+        Operation.deliver_programme,
+        (ACTIVE, "lumbar_left", [{"separation_mm": 80, "response": "two"}]),
+    ),
+    Case(ops.create_programme_link, Operation.deliver_programme, (ACTIVE,)),
+    Case(ops.revoke_programme_link, Operation.deliver_programme, (ACTIVE,)),
+    Case(ops.programme_links, Operation.deliver_programme, (ACTIVE,)),
 ]
 #: Operations that are not a function of a Context: nobody exists before the trial does
 #: (init trial), or the credential is a participant's link token, not an account (submit
@@ -143,9 +243,10 @@ def allowed_roles(case: Case) -> set[Role]:
 def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """A SQLite trial (real key) where every case can succeed; (database file, key file).
 
-    S1 screened; C1 consented; R1 randomised by the enroller, treated by the
-    clinician, baseline NRS recorded; one account per role (the participant role's
-    system account included) plus a spare enroller and a second clinician.
+    S1 screened; C1 consented, with e-consent record 1; R1 randomised by the
+    enroller, treated by the clinician, baseline NRS recorded, adverse event 1;
+    one account per role (the participant role's system account included) plus a
+    spare enroller and a second clinician.
     """
     folder = tmp_path_factory.mktemp("template")
     key_file = tmp_path_factory.mktemp("key") / "trial.key"
@@ -159,12 +260,56 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, P
     randomise(url, "R1", key_file=key_file)
     admin.run(ops.assign_clinician, "R1", clinician=CLINICIAN)
     admin.run(links.ensure_system_account)  # the participant role's account
+    rc = client(url, ENROLLER, key_file)
+    rc.run(
+        ops.record_econsent, "C1", version="1.0", typed_name="Cy One", document_html=DOCUMENT
+    )  # consent record 1
+    rc.run(ops.report_adverse_event, "R1", **AE)  # adverse event 1
     client(url, ASSESSOR, key_file).run(
         ops.record, "R1", visit="baseline", instrument="nrs", items={"nrs_1": 7}
     )
+    _prepare_programme(url, key_file)
     _dispose(url)  # checkpoint the WAL into the file: a plain copy is complete
     assert not Path(f"{db}-wal").exists()
     yield db, key_file
+
+
+def _prepare_programme(url: str, key_file: Path) -> None:
+    """A participant of the active arm treated by the clinician (R1 or G1-G3: with
+    permuted blocks of at most 6, four allocations from the start hold both arms), a
+    started LRJ block with its answers, a tolerance test (a loading plan) and a link."""
+    from resolve.ops.programme_images import image_spec
+    from resolve.ops.programme_store import template_for
+
+    enrol(url, ["G1", "G2", "G3"], key_file=key_file)
+    for pid in ("G1", "G2", "G3"):
+        randomise(url, pid, key_file=key_file)
+        client(url, ADMIN, key_file).run(ops.assign_clinician, pid, clinician=CLINICIAN)
+    doc = client(url, CLINICIAN, key_file)
+    arms = {p: doc.run(ops.programme, p).arm for p in ("R1", "G1", "G2", "G3")}
+    t = template_for(doc.run(lambda ctx: ctx.protocol))
+    active = next(p for p, arm in arms.items() if t.role(arm) == "active")
+    block = doc.run(ops.start_block, active, "lrj", mode="home")
+    answers = [
+        {"file": x["file"], "response": image_spec(x["file"]).side, "rt_ms": 900.0}
+        for x in block["stimuli"]
+    ]
+    doc.run(ops.record_tolerance_test, active, "sit-to-stand", [10, 12, 11])
+    path, _ = doc.run(ops.create_programme_link, active)
+    plan = t.plan(arms[active], 1)
+    PREPARED.update(
+        active=active,
+        block=block["block_id"],
+        answers=answers,
+        token=path.rsplit("/", 1)[1],
+        session={
+            "week": 1,
+            "attended": True,
+            "minutes": 50,
+            "components": plan.components,
+            "fidelity": {c: dict.fromkeys(t.component(c).fidelity, True) for c in plan.components},
+        },
+    )
 
 
 @pytest.fixture
@@ -179,7 +324,18 @@ def trial(template: tuple[Path, Path], tmp_path: Path) -> Iterator[tuple[str, Pa
 
 
 def _bind(case: Case, tmp_path: Path) -> tuple[Any, ...]:
-    return tuple(tmp_path / a if a is OUT else a for a in case.args)
+    def value(a: Any) -> Any:
+        if a is OUT:
+            return tmp_path / a
+        return PREPARED[str(a)] if isinstance(a, Prepared) else a
+
+    return tuple(value(a) for a in case.args)
+
+
+def _via_link(ctx: Context, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn`` as the holder of the prepared programme link (the participant account)."""
+    ops.link_participant(ctx, PREPARED["token"])
+    return fn(ctx, *args, **kwargs)
 
 
 # ----------------------------------------------------------------------------- the matrix
@@ -282,7 +438,10 @@ def test_role_matrix(
     actor = client(url, USER_OF_ROLE[role.value], key_file)
     args = _bind(case, tmp_path)
     if role in allowed_roles(case):
-        result = actor.run(case.fn, *args, **case.kwargs)
+        if case.via_link and role is Role.participant:
+            result = actor.run(_via_link, case.fn, *args, **case.kwargs)
+        else:
+            result = actor.run(case.fn, *args, **case.kwargs)
         assert case.op in required
         if case.fn is ops.verify_trial:
             assert result is None
@@ -304,5 +463,5 @@ def test_a_deactivated_account_may_do_nothing(trial: tuple[str, Path]) -> None:
     for case in CASES:
         if Role.enroller in allowed_roles(case):
             with pytest.raises(ops.PermissionDenied, match="deactivated"):
-                client(url, ENROLLER, key_file).run(case.fn, *case.args, **case.kwargs)
+                client(url, ENROLLER, key_file).run(case.fn, *_bind(case, Path(".")), **case.kwargs)
     assert snapshot(url) == before

@@ -29,7 +29,12 @@ from resolve import ops
 from resolve.errors import DataValidationError
 from resolve.store import Store, StoreBusyError, StoreError, audit, normalise_url, upgrade
 from resolve.store.keys import TrialKey
-from resolve.store.migrate import alembic_config, current_revision, head_revision
+from resolve.store.migrate import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    known_revisions,
+)
 from resolve.store.models import Allocation, AuditEvent, AuditHead, Participant, Response
 from resolve.store.uow import SchemaVersionError, classify
 from tests.db_fixtures import _dispose
@@ -96,7 +101,8 @@ def test_migrations_create_schema_idempotently(db_url: str) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0003"
+    assert current_revision(engine) == head_revision()
+    assert {"0003", "0004", "0005"} <= known_revisions()  # later revisions build on 0004 (safety)
     tables = set(inspect(engine).get_table_names())
     assert {
         "trial",
@@ -117,11 +123,16 @@ def test_migrations_create_schema_idempotently(db_url: str) -> None:
         "login_attempt",
         "participant_link",
         "consent_record",
+        "adverse_event",
+        "programme_record",
+        "programme_link",
     } <= tables
     # concealment: no stored list, no stored seed
     assert not tables & {"sequence_slot", "sealed_parameter"}
     trial_columns = {c["name"] for c in inspect(engine).get_columns("trial")}
     assert {"uid", "key_fingerprint", "demo_seed", "status"} <= trial_columns
+    user_columns = {c["name"] for c in inspect(engine).get_columns("app_user")}
+    assert "must_change_password" in user_columns
 
 
 # ----------------------------------------------------------------------------- audit chain

@@ -206,7 +206,7 @@ BUNDLED_ERRORS = [
         "[trial]\n",
         "[trial]\nsponsor = 'x'\n",
         "[trial] unknown key 'sponsor' (allowed: name, version, consent_versions, "
-        "participant_id_pattern)",
+        "participant_id_pattern, target_sample_size, recruitment_start, recruitment_end)",
     ),
     (
         "[trial]\n",

@@ -92,24 +92,29 @@ def demo_trial(
     participants: int = 8,
     protocol: Path | None = None,
 ) -> tuple[Path, Path, dict[str, str]]:
-    """``resolve serve --demo``'s trial (:func:`resolve.cli.serve.make_demo_trial`).
+    """``resolve serve --demo``'s trial (:func:`resolve.cli.serve.make_demo_trial`), after
+    each account replaced its one-time password (:func:`tests.web.conftest.first_password_change`):
+    (database, key file, {user: password}).
 
     ``protocol`` replaces the bundled protocol (e.g. arms renamed to labels that
     cannot occur anywhere else, for the blinding crawl).
     """
     from resolve import ops
     from resolve.cli.serve import make_demo_trial
+    from tests.web.conftest import first_password_change
 
     if protocol is None:
-        return make_demo_trial(folder, participants=participants)
-    original = ops.init_trial
+        db, key_file, one_time = make_demo_trial(folder, participants=participants)
+    else:
+        original = ops.init_trial
 
-    def init_with_protocol(*args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("protocol", protocol)
-        return original(*args, **kwargs)
+        def init_with_protocol(*args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("protocol", protocol)
+            return original(*args, **kwargs)
 
-    with mock.patch.object(ops, "init_trial", init_with_protocol):
-        return make_demo_trial(folder, participants=participants)
+        with mock.patch.object(ops, "init_trial", init_with_protocol):
+            db, key_file, one_time = make_demo_trial(folder, participants=participants)
+    return db, key_file, first_password_change(db, key_file, one_time)
 
 
 def renamed_arms_protocol(folder: Path, names: dict[str, str]) -> Path:

@@ -50,9 +50,12 @@ def build_trial(folder: Path) -> Path:
     db = folder / "trial.db"
     ops.init_trial(db, admin="admin", admin_password=PASSWORD, demo_seed=11)
     admin = ops.Client(db, user="admin")
+    one_time = "one-time " + PASSWORD  # set by the admin: each user replaces it with PASSWORD
     for role in ROLES[1:]:
-        admin.run(ops.add_user, role, role=role, password=PASSWORD)
-    admin.run(ops.add_user, "enroller_sydney", role="enroller", password=PASSWORD, site="sydney")
+        admin.run(ops.add_user, role, role=role, password=one_time)
+    admin.run(ops.add_user, "enroller_sydney", role="enroller", password=one_time, site="sydney")
+    for name in (*ROLES[1:], "enroller_sydney"):
+        ops.Client(db, user=name).run(ops.set_password, name, PASSWORD, old_password=one_time)
     rc = ops.Client(db, user="enroller")
     for i, pain in ((1, 6), (2, 7), (3, 1), (4, 5)):
         rc.run(

@@ -1,9 +1,11 @@
 """Shared fixtures of the web tests: a demo trial with one account per role, clients per role.
 
 The demo trial (:func:`resolve.cli.serve.make_demo_trial`: accounts named after
-their roles with known passwords; participants D001-D006 randomised by the
-enroller with a baseline NRS, D007-D008 screened and eligible) is built once per
-test session; each test module gets its own copy of the SQLite file
+their roles; participants D001-D006 randomised by the enroller with a baseline
+NRS, D007-D008 screened and eligible) is built once per test session, and each
+account then replaces its one-time demo password with its own, as every user
+must at the first sign-in (:func:`first_password_change`; the forced change
+itself is tested in ``test_pages_safety.py``); each test module gets its own copy of the SQLite file
 (:func:`web`, module-scoped), and :func:`fresh_web` gives a test its own copy
 (for tests that lock accounts, revoke sessions or change the trial's state).
 
@@ -117,6 +119,22 @@ def mint_token(store: Store, user: str) -> str:
 
     store.run(work)
     return token
+
+
+def first_password_change(db: Path, key_file: Path, passwords: dict[str, str]) -> dict[str, str]:
+    """Each account replaces its one-time password with a new one: {user: new password}.
+
+    Through :func:`resolve.ops.set_password` as the user themselves (with the old
+    password), which is what ``POST /password`` runs.
+    """
+    changed = {}
+    for user, old in passwords.items():
+        new = f"{old}-own-choice"
+        ops.Client(db, user=user, key_file=key_file).run(
+            ops.set_password, user, new, old_password=old
+        )
+        changed[user] = new
+    return changed
 
 
 def csrf_of(html: str) -> str:
@@ -246,7 +264,8 @@ class WebTrial:
 def web_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
     """The demo trial, built once: (database file, key file, {role: password})."""
     folder = tmp_path_factory.mktemp("web-template")
-    db, key_file, passwords = make_demo_trial(folder)
+    db, key_file, one_time = make_demo_trial(folder)
+    passwords = first_password_change(db, key_file, one_time)
     _dispose(db)  # checkpoint the write-ahead log: a plain copy is complete
     assert not Path(f"{db}-wal").exists()
     return db, key_file, passwords

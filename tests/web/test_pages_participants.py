@@ -352,9 +352,9 @@ def test_randomise_refuses_a_participant_who_has_not_consented(web: TestClient, 
 def test_the_arm_is_never_rendered_for_an_arm_view_of_none(
     web: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from resolve.web import pages_participants
+    from resolve.web import pages_enrol
 
-    monkeypatch.setattr(pages_participants, "arm_view_of", lambda runner: "none")
+    monkeypatch.setattr(pages_enrol, "arm_view_of", lambda runner: "none")
     csrf = sign_in(web, "enroller")
     r = post(web, "/participants/P002/randomise", csrf)
     assert r.status_code == 200

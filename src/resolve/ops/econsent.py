@@ -133,6 +133,7 @@ def consent_with_record(
     document_html: str,
 ) -> int:
     """Record consent and its e-consent record in one transaction; the record's id."""
+    ctx.require(Operation.consent)
     consent(ctx, participant, version=version)
     return record_econsent(
         ctx, participant, version=version, typed_name=typed_name, document_html=document_html

@@ -12,7 +12,15 @@ until the statistician is unblinded after database lock).
 
 The ``participant`` role is not a person's account: it is the trial's system
 account that participant self-report links act as (:mod:`resolve.ops.links`).
-It may only submit self-report answers and sees no arm.
+It may only submit self-report answers and, through a personal programme link,
+practise the programme of that link's participant (:mod:`resolve.ops.programme_links`).
+
+Adverse events are a third view (:func:`ae_view`): their narratives can reveal
+the arm ("sore after the first session"), so roles that must stay blind see
+none of them (assessor, blinded statistician, admin), the monitor sees their
+coded fields for source data verification but not the narrative, and the
+treating and recruiting staff and the unblinded statistician (safety
+monitoring) see everything.
 
 Examples
 --------
@@ -21,6 +29,8 @@ Examples
 (True, False)
 >>> arm_view(Role.statistician, trial_status="open")
 'masked'
+>>> ae_view(Role.monitor), ae_view(Role.assessor)
+('coded', 'none')
 """
 
 from __future__ import annotations
@@ -33,9 +43,11 @@ from resolve.store.models import Role
 
 __all__ = [
     "MATRIX",
+    "AeView",
     "ArmView",
     "Operation",
     "PermissionDenied",
+    "ae_view",
     "allowed",
     "arm_view",
     "require",
@@ -74,6 +86,11 @@ class Operation(StrEnum):
     checkpoint_audit = "checkpoint audit"
     create_participant_link = "create participant link"
     submit_self_report = "submit self-report"
+    report_adverse_events = "report adverse events"
+    view_adverse_events = "view adverse events"
+    view_programme = "view programme"
+    deliver_programme = "deliver programme"
+    practise = "practise"
 
 
 R = Role
@@ -109,9 +126,23 @@ MATRIX: dict[Operation, frozenset[Role]] = {
     Operation.checkpoint_audit: frozenset({R.admin, R.monitor}),
     Operation.create_participant_link: frozenset({R.enroller, R.assessor}),
     Operation.submit_self_report: frozenset({R.participant}),
+    # Harms are reported by the staff who see the participant; blinded roles never read
+    # them (a narrative can name the intervention): see ae_view for what each reader sees.
+    Operation.report_adverse_events: frozenset({R.enroller, R.clinician}),
+    Operation.view_adverse_events: frozenset(
+        {R.enroller, R.clinician, R.unblinded_statistician, R.monitor}
+    ),
+    # Programme data reveal the arm (only the active arm has training tasks and home
+    # practice): the treating clinician and the unblinded statistician only. The
+    # participant account practises through a personal programme link, for that link's
+    # participant only (resolve.ops.programme_links).
+    Operation.view_programme: frozenset({R.clinician, R.unblinded_statistician}),
+    Operation.deliver_programme: frozenset({R.clinician}),
+    Operation.practise: frozenset({R.clinician, R.participant}),
 }
 
 ArmView = Literal["none", "masked", "own", "all"]
+AeView = Literal["none", "coded", "full"]
 
 
 def allowed(role: Role | str, op: Operation) -> bool:
@@ -154,3 +185,21 @@ def arm_view(role: Role | str, *, trial_status: str) -> ArmView:
     if role in (Role.clinician, Role.enroller):
         return "own"
     return "none"
+
+
+def ae_view(role: Role | str) -> AeView:
+    """What a role sees of adverse events.
+
+    ``"full"``: every field, the narrative included (enroller and clinician, who
+    report them, and the unblinded statistician, who monitors safety by arm);
+    ``"coded"``: every coded field (dates, seriousness and its criteria,
+    severity, relatedness, expectedness, outcome, action taken, reporter) but not
+    the free-text narrative, which can name the intervention (the monitor, for
+    source data verification against the clinic notes); ``"none"``: nothing, not
+    even whether a participant has any (assessor, blinded statistician, admin,
+    and the ``participant`` system account).
+    """
+    role = Role(role)
+    if role not in MATRIX[Operation.view_adverse_events]:
+        return "none"
+    return "coded" if role is Role.monitor else "full"

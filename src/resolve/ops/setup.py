@@ -119,6 +119,7 @@ def init_trial(
     admin_password: str | None = None,
     key_file: str | Path | None = None,
     demo_seed: int | None = None,
+    admin_must_change_password: bool = False,
 ) -> InitResult:
     """Create the schema, the trial, its stratum counters, the first admin and the key.
 
@@ -138,6 +139,9 @@ def init_trial(
     demo_seed : int, optional
         **Insecure demo mode**: derive the key from this seed and keep the seed in the
         database, so allocations are reproducible and predictable. Tests and demos only.
+    admin_must_change_password : bool, default False
+        ``admin_password`` is a one-time password (e.g. generated and printed by
+        ``resolve serve --demo``): the admin must change it at the first sign-in.
 
     Returns
     -------
@@ -182,6 +186,7 @@ def init_trial(
             created_at=audit.now(),
             password_hash=password_hash,
             active=True,
+            must_change_password=admin_must_change_password and password_hash is not None,
         )
         session.add(user)
         for level in proto.strata_levels.get("site", ()):
@@ -265,7 +270,11 @@ def add_user(
     password: str | None,
     site: str | None = None,
 ) -> User:
-    """Create an account (admin only); the password is stored as an argon2id hash."""
+    """Create an account (admin only); the password is stored as an argon2id hash.
+
+    A password given here is a one-time password: the admin chose it, so the
+    user must change it at the first sign-in (:func:`set_password`).
+    """
     ctx.require(Operation.manage_users)
     name = validate_participant_id(name, what="user name")
     try:
@@ -291,6 +300,7 @@ def add_user(
         password_hash=None if password is None else _hash_password(password),
         active=True,
         site=site,
+        must_change_password=password is not None,
     )
     ctx.session.add(user)
     ctx.session.flush()
@@ -323,20 +333,34 @@ def list_users(ctx: Context) -> list[dict[str, Any]]:
 def set_password(
     ctx: Context, name: str, password: str, *, old_password: str | None = None
 ) -> None:
-    """Set a password: one's own (with the old one) or anyone's (admin)."""
+    """Set a password: one's own (with the old one) or anyone's (admin).
+
+    A password an admin sets for someone else is a one-time password: that user
+    must change it at the next sign-in. Changing one's own password (which must
+    differ from the current one) clears that requirement.
+    """
     user = _user_row(ctx, name)
     if user.role == Role.participant.value:
         ctx.require(Operation.manage_users)
         raise DataValidationError(
             f"{name!r} is the system account of participant links; it has no password"
         )
-    if user.id == ctx.actor.id and ctx.role is not Role.admin:
+    own = user.id == ctx.actor.id
+    if own:
         if user.password_hash is not None and not check_password(user, old_password or ""):
             raise PermissionDenied("the current password is wrong")
+        if check_password(user, password):
+            raise DataValidationError("the new password must differ from the current one")
     else:
         ctx.require(Operation.manage_users)
     user.password_hash = _hash_password(password)
-    ctx.audit(entity="app_user", entity_id=name, action="set password")
+    user.must_change_password = not own
+    ctx.audit(
+        entity="app_user",
+        entity_id=name,
+        action="set password",
+        new={"must_change_password": not own},
+    )
 
 
 def deactivate_user(ctx: Context, name: str, *, reason: str) -> None:

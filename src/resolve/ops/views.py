@@ -316,12 +316,23 @@ def consort(ctx: Context) -> pd.DataFrame:
 def export(ctx: Context, out_dir: str | Path) -> list[Path]:
     """Write the analysis table, item-level data, REDCap files and CONSORT counts (audited).
 
-    A blinded statistician's export carries masked arm codes. All files or none.
+    A blinded statistician's export carries masked arm codes. A role that sees
+    adverse events in full (:func:`~resolve.ops.permissions.ae_view`) also gets
+    ``adverse_events.csv``; a role that sees every arm also gets the programme
+    data, ``programme_long.csv`` and ``programme_summary.csv``
+    (:func:`resolve.ops.programme_views.export_tables`). All files or none.
     """
+    from resolve.ops.permissions import ae_view
+    from resolve.ops.safety import adverse_event_table
     from resolve.trial.exports import write_export
 
     ctx.require(Operation.export)
     parts, resp = _analysis_frames(ctx)
-    paths = write_export(out_dir, parts, resp, ctx.protocol, plan=_export_plan(ctx))
+    extra = {"adverse_events": adverse_event_table(ctx)} if ae_view(ctx.role) == "full" else {}
+    if ctx.arm_view == "all":  # programme data reveal the arm: unblinded exports only
+        from resolve.ops.programme_views import export_tables
+
+        extra.update(export_tables(ctx))
+    paths = write_export(out_dir, parts, resp, ctx.protocol, plan=_export_plan(ctx), extra=extra)
     _audit_read(ctx, "export", {"files": len(paths), "participants": len(parts)})
     return paths

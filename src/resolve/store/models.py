@@ -124,6 +124,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Site the user works at (enrollers: participants they screen get this site).
     site: Mapped[str | None] = mapped_column(String(64))
+    #: The password was set by an admin (a one-time password): the web app lets the user
+    #: do nothing but change it, and the API issues no token, until they have.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Participant(Base):

@@ -20,11 +20,12 @@ Examples
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
-from typing import Annotated, Literal, Self, TypeAlias
+from typing import Annotated, Any, Literal, Self, TypeAlias
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from resolve._schema import SchemaError, Table, Text, Unique, between
 from resolve.errors import DataValidationError
@@ -107,11 +108,42 @@ def _repeated(names: list[str], table: str, what: str) -> None:
             )
 
 
+def _iso_date(value: Any) -> dt.date:
+    """A TOML date (``2015-12-10``) or an ISO date string (``"2015-12-10"``); never a time."""
+    if isinstance(value, dt.datetime | dt.time):
+        raise SchemaError(f"must be a date without a time (YYYY-MM-DD); got {value.isoformat()}")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and len(value) == 10 and value[4] == value[7] == "-":
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise SchemaError(f"must be a date (YYYY-MM-DD, e.g. 2015-12-10); got {safe_repr(value)}")
+
+
+#: A calendar date: a TOML local date or an ISO 8601 date string.
+_Date = Annotated[dt.date, BeforeValidator(_iso_date)]
+
+
 class _TrialTable(Table):
     name: Text
     version: Text
     consent_versions: _Names
     participant_id_pattern: str = DEFAULT_ID_PATTERN
+    target_sample_size: Annotated[int, between(1)] | None = None
+    recruitment_start: _Date | None = None
+    recruitment_end: _Date | None = None
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        start, end = self.recruitment_start, self.recruitment_end
+        if start is not None and end is not None and end <= start:
+            raise SchemaError(
+                f"must be after 'recruitment_start' ({start.isoformat()}); got {end.isoformat()}",
+                "recruitment_end",
+            )
+        return self
 
     @field_validator("name")
     @classmethod

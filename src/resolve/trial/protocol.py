@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 from pathlib import Path
 
@@ -180,6 +181,9 @@ class Protocol:
     factors that stratify the block lists. :attr:`strata_levels` maps each factor to
     its levels. ``participant_id_pattern`` is the rule participant ids must match
     (``[trial] participant_id_pattern``; see :meth:`check_participant_id`).
+    ``target_sample_size`` is the number of participants to randomise, and
+    ``recruitment_start`` / ``recruitment_end`` the planned recruitment period
+    (all optional; the trial dashboard measures recruitment against them).
     """
 
     name: str
@@ -193,6 +197,9 @@ class Protocol:
     source: str = "<default>"
     factors: tuple[Factor, ...] = ()
     participant_id_pattern: str = DEFAULT_ID_PATTERN
+    target_sample_size: int | None = None
+    recruitment_start: date | None = None
+    recruitment_end: date | None = None
 
     def check_participant_id(self, value: object) -> str:
         """``value`` checked against this protocol's participant-id rule, in NFC.
@@ -278,6 +285,9 @@ def _build(f: _ProtocolFile, source: str) -> Protocol:
         source=source,
         factors=tuple(Factor(name, tuple(levels)) for name, levels in f.factors.items()),
         participant_id_pattern=f.trial.participant_id_pattern,
+        target_sample_size=f.trial.target_sample_size,
+        recruitment_start=f.trial.recruitment_start,
+        recruitment_end=f.trial.recruitment_end,
     )
 
 
@@ -305,7 +315,8 @@ def load_protocol(path: str | Path | None = None) -> Protocol:
         multiple of the sum of ratios or is larger than ``list_length_per_stratum``,
         a negative window, a ``participant_id_pattern`` that is not a regular
         expression, a factor name or level outside :data:`FACTOR_NAME_PATTERN` /
-        :data:`LEVEL_PATTERN`, a name longer than :data:`MAX_NAME_LENGTH`, or a size
+        :data:`LEVEL_PATTERN`, a name longer than :data:`MAX_NAME_LENGTH`, a
+        ``recruitment_end`` not after ``recruitment_start``, or a size
         above a cap (:data:`MAX_ARMS`, :data:`MAX_FACTORS`, :data:`MAX_LEVELS`,
         :data:`MAX_STRATA`, :data:`MAX_LIST_LENGTH`, :data:`MAX_SEQUENCE_ENTRIES`).
 

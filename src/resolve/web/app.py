@@ -31,11 +31,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from resolve.errors import DataValidationError, ResolveError, UnknownNameError
 from resolve.ops import Client, PermissionDenied, TrialStateError
@@ -58,6 +60,14 @@ _HERE = resources.files("resolve.web")
 
 class _SignIn(Exception):  # noqa: N818 - control flow: redirect a page request to sign in
     pass
+
+
+class _ChangePassword(Exception):  # noqa: N818 - control flow: a one-time password first
+    pass
+
+
+#: What a user with a one-time password may still reach (static files never pass ``enforce``).
+_BEFORE_PASSWORD_CHANGE = frozenset({"/password", "/logout", "/api/v1/auth/logout"})
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -94,6 +104,10 @@ def enforce(request: Request) -> auth.Authenticated | None:
         if _is_api(request):
             raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
         raise _SignIn()
+    if who.must_change_password and request.url.path not in _BEFORE_PASSWORD_CHANGE:
+        if _is_api(request):
+            raise HTTPException(403, t("password.must_change_api"))
+        raise _ChangePassword()
     if r.access == "operation" and r.operation is not None and not allowed(who.role, r.operation):
         raise HTTPException(404 if r.hide else 403, t("error.forbidden"))
     return who
@@ -224,6 +238,10 @@ def create_app(
     async def sign_in(request: Request, exc: _SignIn) -> Response:
         return RedirectResponse("/login", status_code=303)
 
+    @app.exception_handler(_ChangePassword)
+    async def change_password(request: Request, exc: _ChangePassword) -> Response:
+        return RedirectResponse("/password", status_code=303)
+
     @app.exception_handler(ResolveError)
     async def resolve_error(request: Request, exc: ResolveError) -> Response:
         status = 400
@@ -242,6 +260,27 @@ def create_app(
             return JSONResponse({"detail": message}, status_code=status)
         page = render(request, "error.html", None, message=message, status=status)
         page.status_code = status
+        return page
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # API clients get FastAPI's JSON; people get the site's error page (an unknown
+        # address, a page their role may not open), in the same layout as every other page.
+        if _is_api(request) or request.url.path.startswith("/static/"):
+            return await http_exception_handler(request, exc)
+        message = exc.detail if exc.status_code in (403, 404) else None
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            message = t("error.not_found")
+        page = render(
+            request,
+            "error.html",
+            None,
+            message=message or t("error.generic"),
+            status=exc.status_code,
+        )
+        page.status_code = exc.status_code
+        if exc.headers:
+            page.headers.update(exc.headers)
         return page
 
     static = StaticFiles(directory=str(_HERE.joinpath("static")))
@@ -295,7 +334,8 @@ def create_app(
     @app.get("/password", response_class=HTMLResponse, include_in_schema=False)
     @rule("user")
     def password_page(request: Request, who: Who) -> HTMLResponse:
-        return render(request, "password.html", who, message=None, error=None)
+        forced = t("password.must_change") if who and who.must_change_password else None
+        return render(request, "password.html", who, message=forced, error=None)
 
     @app.post("/password", response_class=HTMLResponse, include_in_schema=False)
     @rule("user")
@@ -306,7 +346,7 @@ def create_app(
         new: Annotated[str, Form()],
         again: Annotated[str, Form()],
         csrf_token: Annotated[str, Form()] = "",
-    ) -> HTMLResponse:
+    ) -> Response:
         check_csrf(who, csrf_token)
         assert who is not None
         if new != again:
@@ -315,16 +355,11 @@ def create_app(
             client(request, who).run(ops.set_password, who.name, new, old_password=old)
         except (PermissionDenied, DataValidationError) as exc:
             return render(request, "password.html", who, message=None, error=str(exc))
+        if who.must_change_password:  # the one-time password is gone: on to the app
+            return RedirectResponse("/", status_code=303)
         return render(request, "password.html", who, message=t("password.changed"), error=None)
 
     # ------------------------------------------------------------------ pages
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    @rule("user")
-    def dashboard(request: Request, who: Who) -> HTMLResponse:
-        frame = client(request, who).run(ops.participants)
-        counts = frame["status"].value_counts().to_dict()
-        return render(request, "dashboard.html", who, counts=counts, total=len(frame))
-
     @app.get("/participants", response_class=HTMLResponse, include_in_schema=False)
     @rule("user")
     def participants_page(request: Request, who: Who) -> HTMLResponse:
@@ -337,16 +372,23 @@ def create_app(
         return {"status": "ok"}
 
     # ------------------------------------------------------------------ API
-    @app.post("/api/v1/auth/token", response_model=TokenOut, tags=["auth"])
+    @app.post(
+        "/api/v1/auth/token",
+        response_model=TokenOut,
+        tags=["auth"],
+        responses={403: {"description": "A one-time password: change it in the web app first"}},
+    )
     @rule("public")
     def token(
         request: Request, who: Who, form: Annotated[OAuth2PasswordRequestForm, Depends()]
     ) -> TokenOut:
-        """OAuth2 password flow: a bearer token for scripts."""
+        """OAuth2 password flow: a bearer token for scripts (none for a one-time password)."""
         try:
             value = auth.issue_token(app.state.store, form.username, form.password, ip=_ip(request))
         except auth.LockedOut as exc:
             raise HTTPException(429, str(exc)) from None
+        except auth.PasswordChangeRequired as exc:
+            raise HTTPException(403, str(exc)) from None
         except auth.LoginFailed:
             raise HTTPException(
                 401, "wrong user name or password", headers={"WWW-Authenticate": "Bearer"}
@@ -409,14 +451,36 @@ def create_app(
         arm = client(request, who).run(ops.randomise, participant_id)
         return AllocationOut(participant_id=participant_id, status="randomised", arm=arm)
 
-    from resolve.web import pages_admin, pages_data, pages_participants, pages_support
+    from resolve.web import (
+        pages_admin,
+        pages_dashboard,
+        pages_data,
+        pages_enrol,
+        pages_participants,
+        pages_safety,
+        pages_support,
+    )
 
     templates.env.globals["page_nav"] = pages_support.nav_links
+    templates.env.globals["may"] = pages_support.may  # e.g. may(who.role, "view programme")
+    app.include_router(pages_enrol.router)
+    app.include_router(pages_dashboard.router)
     app.include_router(pages_participants.router)
+    app.include_router(pages_safety.router)
     app.include_router(pages_data.router)
     app.include_router(pages_admin.router)
     from resolve.web import api, selfreport
 
     app.include_router(api.router)
     app.include_router(selfreport.router)
+    from resolve.web import api_programme, pages_programme, pages_programme_tasks, programme_link
+
+    app.include_router(pages_programme.router)
+    app.include_router(pages_programme_tasks.router)
+    app.include_router(programme_link.router)
+    app.include_router(api_programme.router)
+    from resolve.web import pages_programme_more, pages_programme_more_link
+
+    app.include_router(pages_programme_more.router)
+    app.include_router(pages_programme_more_link.router)
     return app

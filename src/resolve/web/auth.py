@@ -2,9 +2,15 @@
 
 Session ids, API tokens and participant-link tokens are 256-bit random values
 (:func:`secrets.token_urlsafe`) of which only the SHA-256 is stored. A session
-expires after :data:`SESSION_IDLE` of inactivity or :data:`SESSION_MAX` in all;
+expires after :data:`SESSION_IDLE` of inactivity (activity is written at most once
+per :data:`SESSION_TOUCH`, so most requests only read) or :data:`SESSION_MAX` in all;
 logging out revokes it (a copied cookie stops working). Each session has its own
 CSRF token, checked on every state-changing form.
+
+A password set by an admin is a one-time password
+(``User.must_change_password``): its sessions carry the flag, so the app lets
+the user do nothing but change it, and :func:`issue_token` refuses to issue a
+bearer token for it (:class:`PasswordChangeRequired`).
 
 Login attempts are recorded; :data:`MAX_FAILURES` failures for one user name
 within :data:`LOCKOUT` lock that name until the window has passed, and
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from resolve.errors import ResolveError
@@ -36,10 +42,12 @@ __all__ = [
     "MAX_IP_FAILURES",
     "SESSION_IDLE",
     "SESSION_MAX",
+    "SESSION_TOUCH",
     "TOKEN_TTL",
     "Authenticated",
     "LockedOut",
     "LoginFailed",
+    "PasswordChangeRequired",
     "issue_token",
     "login",
     "logout",
@@ -52,6 +60,8 @@ T = TypeVar("T")
 
 SESSION_IDLE = timedelta(minutes=30)
 SESSION_MAX = timedelta(hours=8)
+#: Activity is written to a session at most this often (requests in between only read it).
+SESSION_TOUCH = timedelta(seconds=60)
 TOKEN_TTL = timedelta(hours=1)
 LOCKOUT = timedelta(minutes=15)
 MAX_FAILURES = 5
@@ -70,14 +80,29 @@ class LockedOut(ResolveError, PermissionError):  # noqa: N818
         self.minutes = minutes
 
 
+class PasswordChangeRequired(ResolveError, PermissionError):  # noqa: N818
+    """The account's password is a one-time password: change it in the web app first."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(
+            f"the password of {username!r} was set by an administrator and must be changed "
+            "before anything else: sign in to the web app and choose a new password at "
+            "/password"
+        )
+
+
 @dataclass(frozen=True)
 class Authenticated:
-    """Who is acting: the user's name and role, and the session's CSRF token (None for tokens)."""
+    """Who is acting: the user's name and role, and the session's CSRF token (None for tokens).
+
+    ``must_change_password``: the account still has a one-time password.
+    """
 
     name: str
     role: str
     csrf: str | None = None
     session_hash: str | None = None
+    must_change_password: bool = False
 
 
 def _now() -> datetime:
@@ -155,7 +180,9 @@ def login(store: Store, username: str, password: str, *, ip: str) -> tuple[str, 
                 revoked=False,
             )
         )
-        return Authenticated(user.name, user.role, csrf, digest(token))
+        return Authenticated(
+            user.name, user.role, csrf, digest(token), bool(user.must_change_password)
+        )
 
     return token, _authenticated(store, username, password, ip, grant)
 
@@ -170,7 +197,7 @@ def session_actor(store: Store, token: str | None) -> Authenticated | None:
         return None
     h = digest(token)
 
-    def work(session: Session) -> Authenticated | None:
+    def work(session: Session) -> tuple[Authenticated, bool] | None:
         row = session.execute(
             select(WebSession, User)
             .join(User, User.id == WebSession.user_id)
@@ -187,10 +214,35 @@ def session_actor(store: Store, token: str | None) -> Authenticated | None:
             or _iso(now - SESSION_IDLE) >= ws.last_seen_at
         ):
             return None
-        ws.last_seen_at = _iso(now)
-        return Authenticated(user.name, user.role, ws.csrf, h)
+        who = Authenticated(user.name, user.role, ws.csrf, h, bool(user.must_change_password))
+        return who, ws.last_seen_at <= _iso(now - SESSION_TOUCH)
 
-    return store.run(work)
+    found = store.run(work, read_only=True)
+    if found is None:
+        return None
+    who, stale = found
+    if stale:
+        _touch(store, h)
+    return who
+
+
+def _touch(store: Store, h: str) -> None:
+    """Record activity on a session (at most once per :data:`SESSION_TOUCH`).
+
+    Most requests only read the session (a read transaction takes no write lock),
+    so concurrent requests do not queue behind each other's bookkeeping; the idle
+    timeout is therefore exact to within :data:`SESSION_TOUCH`.
+    """
+    now = _now()
+
+    def work(session: Session) -> None:
+        session.execute(
+            update(WebSession)
+            .where(WebSession.token_hash == h, WebSession.last_seen_at <= _iso(now - SESSION_TOUCH))
+            .values(last_seen_at=_iso(now))
+        )
+
+    store.run(work)
 
 
 def logout(store: Store, token: str | None) -> None:
@@ -210,10 +262,20 @@ def logout(store: Store, token: str | None) -> None:
 
 
 def issue_token(store: Store, username: str, password: str, *, ip: str) -> str:
-    """OAuth2 password flow: a bearer token valid for :data:`TOKEN_TTL`."""
+    """OAuth2 password flow: a bearer token valid for :data:`TOKEN_TTL`.
+
+    Raises
+    ------
+    PasswordChangeRequired
+        The password is right but is a one-time password (no token is issued).
+    LockedOut, LoginFailed
+        As :func:`login`.
+    """
     token = secrets.token_urlsafe(32)
 
     def grant(session: Session, user: User) -> None:
+        if user.must_change_password:
+            raise PasswordChangeRequired(user.name)
         now = _now()
         session.add(
             ApiToken(
@@ -246,9 +308,11 @@ def token_actor(store: Store, token: str | None) -> Authenticated | None:
         tok, user = row
         if tok.revoked or not user.active or _iso(_now()) >= tok.expires_at:
             return None
-        return Authenticated(user.name, user.role)
+        return Authenticated(
+            user.name, user.role, must_change_password=bool(user.must_change_password)
+        )
 
-    return store.run(work)
+    return store.run(work, read_only=True)
 
 
 def revoke_token(store: Store, token: str) -> None:

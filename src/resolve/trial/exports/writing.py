@@ -114,6 +114,7 @@ def write_export(
     plan: Plan | None = None,
     visit_map: Mapping[str, str] | None = None,
     randomised_in_error: RandomisedInError = "include",
+    extra: Mapping[str, tuple[pd.DataFrame, str]] | None = None,
 ) -> list[Path]:
     """Write every export file into ``out_dir``, all or nothing.
 
@@ -132,14 +133,18 @@ def write_export(
         Created if needed; files of the same names are replaced.
     participants, responses, protocol, plan, visit_map, randomised_in_error
         As :func:`~resolve.trial.exports.analysis_table`.
+    extra : mapping of str to (DataFrame, str), optional
+        More tables, ``name -> (frame, README paragraph)``, written as
+        ``<name>.csv`` by the same writer, after ``consort.csv`` (e.g. the
+        adverse events, for a role that may see them).
 
     Returns
     -------
     list of Path
         ``analysis.csv``, ``items.csv``, ``redcap_dictionary.csv``,
         ``redcap_events.csv``, ``redcap_instrument_events.csv``,
-        ``redcap_records.csv``, ``consort.csv`` and ``README.txt``, as paths inside
-        ``out_dir``.
+        ``redcap_records.csv``, ``consort.csv``, the ``extra`` tables and
+        ``README.txt``, as paths inside ``out_dir``.
 
     Examples
     --------
@@ -178,8 +183,15 @@ def write_export(
             randomised_in_error=randomised_in_error,
         ),
     }
+    notes = ""
+    for name, (frame, note) in (extra or {}).items():
+        if name in tables:
+            raise ValueError(f"extra export table {name!r} would replace a standard one")
+        tables[name] = frame
+        notes += f"{name}.csv\n{textwrap.indent(textwrap.fill(note, 96), '    ')}\n\n"
     labels = list(analysis_visits(protocol, pl, visit_map).values())
     readme = _README.format(analysis=_analysis_readme(pl, labels, randomised_in_error))
+    readme = readme.replace("See docs/trial-export.md", notes + "See docs/trial-export.md", 1)
     target = Path(out_dir)
     names: list[str] = []
     with atomic_directory(target) as folder:
