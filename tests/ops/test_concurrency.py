@@ -62,12 +62,7 @@ def _start_context() -> Any:
     """
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(
-        [
-            "tests.ops._lean",
-            "tests.ops._workers",
-            "psycopg",
-            "sqlalchemy.dialects.postgresql.psycopg",
-        ]
+        ["tests.ops._workers", "psycopg", "sqlalchemy.dialects.postgresql.psycopg"]
     )
     return ctx
 
