@@ -60,9 +60,21 @@ def _start_context() -> Any:
     cores, more memory than CI has) and test nothing more. The worker module is
     importable under ``spawn`` too (``test_worker_runs_under_spawn``).
     """
+    # The forkserver is one per pytest process: if an earlier test started it
+    # (any library code using "forkserver"), its preload list is not ours and
+    # every worker would carry whatever it imported. Stop it so ours is used.
+    from multiprocessing import forkserver
+
+    server: Any = forkserver._forkserver  # private, stable since Python 3.8
+    server._stop()
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(
-        ["tests.ops._workers", "psycopg", "sqlalchemy.dialects.postgresql.psycopg"]
+        [
+            "tests.ops._lean",
+            "tests.ops._workers",
+            "psycopg",
+            "sqlalchemy.dialects.postgresql.psycopg",
+        ]
     )
     return ctx
 

@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "resolve.cli.trial",
     "resolve.cli.serve",
     "resolve.cli.program",
+    "resolve.cli.design",
 )
 
 

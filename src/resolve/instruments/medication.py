@@ -97,9 +97,10 @@ class MedicationInstrument:
         return frozenset(c for c, prefix in self.classes if code.startswith(prefix))
 
     def _mask(self, entry: str) -> int:
+        classes = self.classify(entry)
         bits = 0
         for k, name in enumerate(self.class_names):
-            if name in self.classify(entry):
+            if name in classes:
                 bits |= 1 << k
         return bits
 
