@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "resolve.cli.serve",
     "resolve.cli.program",
     "resolve.cli.design",
+    "resolve.cli.mediate",
 )
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from resolve.errors import DataValidationError
 from resolve.simulate.baseline import item_responses, medication_lists, score_items
 from resolve.simulate.latent import calibrate
+from resolve.simulate.mediators import simulate_mediators
 from resolve.simulate.missingness import missing_masks
 from resolve.simulate.outcomes import draw_latent, observe
 from resolve.simulate.scenario import MODIFIERS, Scenario, default_scenario
@@ -85,7 +86,8 @@ def simulate_trials(
     -------
     pandas.DataFrame or (DataFrame, DataFrame)
         Long format, one row per trial x participant x visit, columns
-        ``trial`` then :data:`COLUMNS` (see :func:`simulate_trial`). With
+        ``trial`` then :data:`COLUMNS` (see :func:`simulate_trial`), then the
+        mediator columns when the scenario has ``[mediation]``. With
         ``items=True`` also the wide item table: ``trial``, ``id`` and one
         column per item (``pseq_1`` ... ``psychoactive_medication_3``).
     """
@@ -107,6 +109,10 @@ def simulate_trials(
     women = rng.random((n_trials, n)) < scenario.demographics.women
     latent = draw_latent(scenario, N, rng)
     scores = observe(scenario, latent, arm.ravel())
+    mediated = None
+    if scenario.mediation is not None:  # a child stream: every other draw stays the same
+        mediated = simulate_mediators(scenario, latent, scores, arm.ravel(), rng.spawn(1)[0])
+        scores = mediated.scores
     masks = missing_masks(
         scenario,
         arm=arm,
@@ -153,6 +159,10 @@ def simulate_trials(
     for col in MODIFIERS:
         values = modifiers[col].to_numpy()
         frame[col] = per_visit(values.astype(np.int64) if col == "psychoactive" else values)
+    if mediated is not None:
+        missed = masks["pain"][:, :, weeks.index(mediated.week)].ravel()
+        for col, values in mediated.columns(missed).items():
+            frame[col] = per_visit(values)
     if not items:
         return frame
     item_table.insert(0, "id", np.tile(ids, n_trials))
@@ -209,7 +219,11 @@ def simulate_trial(
         (0-24), and the baseline modifiers repeated on every row: ``pseq``,
         ``pcs``, ``pain_baseline``, ``psychoactive`` (0/1), ``frebaq``,
         ``tsk``, ``rmdq_baseline``, ``bbq``. A missed visit has NaN
-        ``pain``/``rmdq`` (never 0); baseline is complete.
+        ``pain``/``rmdq`` (never 0); baseline is complete. A scenario with
+        ``[mediation]`` adds the mediators, repeated on every row
+        (:func:`~resolve.simulate.mediators.mediator_columns`: e.g.
+        ``bbq_12``, ``tpd_0``, ``tpd_12``; NaN when the mediator visit's pain
+        is missing).
 
         With ``items=True``, also the item table (``id`` and one column per
         item, e.g. ``tsk17_4`` as a raw code before reversal).

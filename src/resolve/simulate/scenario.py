@@ -17,7 +17,9 @@ raises :class:`~resolve.errors.DataValidationError` naming the key (e.g.
 
 Named scenarios (:func:`named_scenario`) derive the scenarios of the
 operating-characteristics study from any scenario: ``"null"``,
-``"no_modification"`` and ``"frebaq_modification"``.
+``"no_modification"`` and ``"frebaq_modification"``. An optional
+``[mediation]`` part adds end-of-treatment mediators
+(:mod:`resolve.simulate.mediators`; ``scenarios/mediation.toml``).
 
 Examples
 --------
@@ -62,6 +64,7 @@ from resolve.errors import DataValidationError
 
 __all__ = [
     "FREBAQ_MODIFICATION",
+    "MEDIATORS",
     "MODIFIERS",
     "NAMED_SCENARIOS",
     "PROVENANCE_CLASSES",
@@ -71,6 +74,8 @@ __all__ = [
     "Design",
     "EffectModification",
     "FollowUp",
+    "Mediation",
+    "Mediator",
     "Medication",
     "Missingness",
     "Outcome",
@@ -107,6 +112,14 @@ MODIFIERS = (
 )
 
 OUTCOMES = ("pain", "rmdq")
+
+#: End-of-treatment mediators ([mediation] tables), in output-column order. The
+#: questionnaires' baselines are the [modifiers]; tactile acuity (two-point discrimination
+#: threshold, mm) and movement coordination (placeholder 0-100 score) have their own.
+MEDIATORS = ("bbq", "pcs", "pseq", "tsk", "frebaq", "tpd", "coordination")
+
+#: Scales of the mediators without a baseline modifier: name -> (low, high), integers.
+MEDIATOR_RANGES: dict[str, tuple[int, int]] = {"tpd": (0, 200), "coordination": (0, 100)}
 
 #: Outcome scales: name -> (low, high).
 OUTCOME_RANGES: dict[str, tuple[int, int]] = {"pain": (0, 10), "rmdq": (0, 24)}
@@ -261,6 +274,47 @@ FREBAQ_MODIFICATION = EffectModification("frebaq", "pain", 52, 0.18)
 
 
 @dataclass(frozen=True)
+class Mediator:
+    """One end-of-treatment mediator (``[mediation.<name>]``; see :mod:`.mediators`).
+
+    The control value at the mediator week is continuous with mean ``mean``,
+    SD ``sd`` and correlation ``stability`` with the baseline score; its
+    residual loads ``change_loading`` on a change factor shared by the
+    mediators. ``effect`` is the treatment->mediator path ``a`` (mediator
+    units); ``pain`` and ``rmdq`` the mediator->outcome paths ``b`` per
+    mediator unit at each follow-up visit. ``baseline_*`` and
+    ``prognosis_loading`` only for ``tpd`` and ``coordination``.
+    """
+
+    name: str
+    low: int
+    high: int
+    mean: float
+    sd: float
+    stability: float
+    change_loading: float
+    effect: float
+    pain: tuple[float, ...]
+    rmdq: tuple[float, ...]
+    baseline_mean: float | None = None
+    baseline_sd: float | None = None
+    prognosis_loading: float | None = None
+
+    def per_point(self, outcome: str) -> tuple[float, ...]:
+        """The paths ``b`` to ``outcome`` per follow-up visit."""
+        return self.pain if outcome == "pain" else self.rmdq
+
+
+@dataclass(frozen=True)
+class Mediation:
+    """Mediators measured at follow-up ``week``; ``zero``: every path ``b`` taken as 0."""
+
+    week: int
+    zero: bool
+    mediators: tuple[Mediator, ...]
+
+
+@dataclass(frozen=True)
 class ParameterSource:
     """Provenance of one scenario value: dotted key, value, class(es) and source."""
 
@@ -286,6 +340,7 @@ class Scenario:
     followup: FollowUp
     missingness: Missingness
     effect_modification: tuple[EffectModification, ...]
+    mediation: Mediation | None = None
     source: str = field(default="scenario", compare=False)
     provenance: tuple[ParameterSource, ...] = field(default=(), compare=False, repr=False)
 
@@ -398,7 +453,7 @@ def _class_counts(model: BaseModel, loc: tuple[str | int, ...]) -> None:
 
 def _is_values(value: Any) -> bool:
     """A plain value or list of values (not a table or a list of tables)."""
-    if isinstance(value, BaseModel):
+    if value is None or isinstance(value, BaseModel):
         return False
     return not (isinstance(value, list) and value and isinstance(value[0], BaseModel))
 
@@ -638,6 +693,60 @@ class _EffectTable(_Sourced):
         return value
 
 
+class _MediatorTable(_Sourced):
+    """``[mediation.<questionnaire>]``: the baseline is the modifier of that name."""
+
+    mean: _Finite
+    sd: _Positive
+    stability: _Loading
+    change_loading: _Loading
+    effect: _Finite
+    pain_per_point: list[_Finite]
+    rmdq_per_point: list[_Finite]
+
+    @field_validator("pain_per_point", "rmdq_per_point")
+    @classmethod
+    def _lengths(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
+        return _per_visit(value, info)
+
+
+class _NewMediatorTable(_MediatorTable):
+    """``[mediation.tpd]``, ``[mediation.coordination]``: with their own baseline."""
+
+    baseline_mean: _Finite
+    baseline_sd: _Positive
+    prognosis_loading: _Loading
+
+
+class _MediationTable(_Sourced):
+    week: int
+    zero: bool = False
+    bbq: _MediatorTable | None = None
+    pcs: _MediatorTable | None = None
+    pseq: _MediatorTable | None = None
+    tsk: _MediatorTable | None = None
+    frebaq: _MediatorTable | None = None
+    tpd: _NewMediatorTable | None = None
+    coordination: _NewMediatorTable | None = None
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        named = [m for m in MEDIATORS if getattr(self, m) is not None]
+        if not named:
+            raise SchemaError(f"must configure at least one mediator ({', '.join(MEDIATORS)})")
+        for name in named:
+            t: _MediatorTable = getattr(self, name)
+            low, high = MEDIATOR_RANGES.get(name) or SCALE_RANGES[name][1:]
+            _check(t.mean, low, high, name, "mean", low_open=True, high_open=True)
+            _check(t.sd, 0.0, (high - low) / 2, name, "sd", low_open=True)
+            _check(t.effect, low - high, high - low, name, "effect", low_open=True, high_open=True)
+            if isinstance(t, _NewMediatorTable):
+                b_mean, b_sd = t.baseline_mean, t.baseline_sd
+                _check(b_mean, low, high, name, "baseline_mean", low_open=True, high_open=True)
+                _check(b_sd, 0.0, (high - low) / 2, name, "baseline_sd", low_open=True)
+        return self
+
+
 class _ScenarioFile(Table):
     """Base of the whole file: ``pain``, ``rmdq`` and ``followup`` are set per design."""
 
@@ -651,6 +760,33 @@ class _ScenarioFile(Table):
     followup: _FollowupTable
     missingness: _MissingnessTable
     effect_modification: list[_EffectTable] = Field(default_factory=list)
+    mediation: _MediationTable | None = None
+
+    @model_validator(mode="after")
+    def _mediation_weeks(self) -> Self:
+        """The mediator week is a follow-up visit; no path ``b`` at or before it."""
+        med = self.mediation
+        if med is None:
+            return self
+        followup = self.design.weeks[1:]
+        if med.week not in followup:
+            raise SchemaError(
+                f"must be a follow-up week {followup}; got {med.week!r}", "mediation", "week"
+            )
+        for name in MEDIATORS:
+            t: _MediatorTable | None = getattr(med, name)
+            for key in ("pain_per_point", "rmdq_per_point"):
+                for k, b in enumerate(getattr(t, key) if t is not None else []):
+                    if followup[k] <= med.week and b != 0:
+                        raise SchemaError(
+                            f"must be 0: week {followup[k]} is not after the mediator week "
+                            f"{med.week}; got {b!r}",
+                            "mediation",
+                            name,
+                            key,
+                            k,
+                        )
+        return self
 
     @model_validator(mode="after")
     def _effects(self) -> Self:
@@ -730,6 +866,8 @@ def _sources(model: BaseModel, prefix: str = "") -> list[ParameterSource]:
         key = f.alias or name
         path = f"{prefix}.{key}" if prefix else key
         value = getattr(model, name)
+        if value is None:  # an optional table left out
+            continue
         if isinstance(value, BaseModel):
             out += _sources(value, path)
         elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
@@ -751,6 +889,40 @@ def _sources(model: BaseModel, prefix: str = "") -> list[ParameterSource]:
     return out
 
 
+def _mediation(t: _MediationTable | None) -> Mediation | None:
+    if t is None:
+        return None
+    out = []
+    for name in MEDIATORS:
+        m: _MediatorTable | None = getattr(t, name)
+        if m is None:
+            continue
+        low, high = MEDIATOR_RANGES.get(name) or SCALE_RANGES[name][1:]
+        own: dict[str, float] = {}
+        if isinstance(m, _NewMediatorTable):
+            own = {
+                "baseline_mean": m.baseline_mean,
+                "baseline_sd": m.baseline_sd,
+                "prognosis_loading": m.prognosis_loading,
+            }
+        out.append(
+            Mediator(
+                name,
+                int(low),
+                int(high),
+                m.mean,
+                m.sd,
+                m.stability,
+                m.change_loading,
+                m.effect,
+                tuple(m.pain_per_point),
+                tuple(m.rmdq_per_point),
+                **own,
+            )
+        )
+    return Mediation(t.week, t.zero, tuple(out))
+
+
 def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> Scenario:
     """Validate a parsed scenario (the TOML structure as nested dicts).
 
@@ -758,8 +930,9 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
     ----------
     data : mapping
         Tables ``scenario``, ``design``, ``demographics``, ``pain``, ``rmdq``,
-        ``modifiers``, ``correlation``, ``followup``, ``missingness`` and an
-        optional array ``effect_modification``.
+        ``modifiers``, ``correlation``, ``followup``, ``missingness``, an
+        optional array ``effect_modification`` and an optional ``mediation``
+        table (:mod:`resolve.simulate.mediators`).
     source : str
         Named in error messages (usually the file name).
 
@@ -832,6 +1005,7 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "scenario") -> 
             EffectModification(e.modifier, e.outcome, e.week, e.per_point)
             for e in f.effect_modification
         ),
+        mediation=_mediation(f.mediation),
         source=source,
         provenance=tuple(_sources(f)),
     )
