@@ -317,6 +317,44 @@ def _replicates_dir(out: Path | None) -> Path | None:
     return None if out is None else out / "replicates"
 
 
+def _simulate_grid(
+    n: str,
+    reps: int,
+    seed: int,
+    scenario: Path | None,
+    plan: Path | None,
+    design: str,
+    ratio: str,
+    dropout: str,
+    effect_scale: str,
+    modification: str | None,
+    modifier_sd: str | None,
+    analyses: str,
+    target: list[str] | None,
+    scheduler: str | None,
+    dask_local: int | None,
+    workers: int | None,
+    out: Path | None,
+    quiet: bool,
+) -> tuple[DesignRun, dict[str, Any]]:
+    """The grid of ``power`` and ``oc``: checked, simulated; (run, report metadata)."""
+    from resolve.design.power import simulate_designs
+
+    _require_design()
+    sc, pl = _inputs(scenario, plan)
+    grid = _designs(
+        _ints(n, "--n"), design, ratio, dropout, effect_scale, modification, modifier_sd
+    )
+    engine = _engine(scheduler, dask_local, workers)
+    _check_targets(pl, grid, analyses, target)
+    with engine, _progress(quiet) as progress:
+        run = simulate_designs(
+            grid, scenario=sc, plan=pl, reps=reps, seed=seed, analyses=_check_analyses(analyses),
+            engine=engine, out=_replicates_dir(out), progress=progress,
+        )  # fmt: skip
+    return run, _meta(run, sc, pl, _engine_name(scheduler, dask_local, workers))
+
+
 _CURVE = ("n", "power", "mc_se", "n_screened")
 _POWER_TEXT = ["design", "n", "target", "adjustment", "power", "mc_se", "n_screened"]
 
@@ -345,22 +383,13 @@ def power_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Power of every tested effect at each sample size, with Monte-Carlo SE."""
-    from resolve.design.power import power_table, simulate_designs
+    from resolve.design.power import power_table
 
-    _require_design()
-    sc, pl = _inputs(scenario, plan)
-    grid = _designs(
-        _ints(n, "--n"), design, ratio, dropout, effect_scale, modification, modifier_sd
-    )
-    engine = _engine(scheduler, dask_local, workers)
-    _check_targets(pl, grid, analyses, target)
-    with engine, _progress(quiet) as progress:
-        run = simulate_designs(
-            grid, scenario=sc, plan=pl, reps=reps, seed=seed, analyses=_check_analyses(analyses),
-            engine=engine, out=_replicates_dir(out), progress=progress,
-        )  # fmt: skip
+    run, meta = _simulate_grid(
+        n, reps, seed, scenario, plan, design, ratio, dropout, effect_scale, modification,
+        modifier_sd, analyses, target, scheduler, dask_local, workers, out, quiet,
+    )  # fmt: skip
     table = _filter(power_table(run), target)
-    meta = _meta(run, sc, pl, _engine_name(scheduler, dask_local, workers))
     _write_report(out, table, meta=meta, title="Power by simulation")
     _emit(_records(table), as_json, lambda: table.loc[:, _POWER_TEXT].to_string(index=False))
 
@@ -512,22 +541,13 @@ def oc_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Bias, SEs, RMSE, coverage and rejection rate of every estimate under a scenario."""
-    from resolve.design.power import oc_table, power_table, simulate_designs
+    from resolve.design.power import oc_table, power_table
 
-    _require_design()
-    sc, pl = _inputs(scenario, plan)
-    grid = _designs(
-        _ints(n, "--n"), design, ratio, dropout, effect_scale, modification, modifier_sd
-    )
-    engine = _engine(scheduler, dask_local, workers)
-    _check_targets(pl, grid, analyses, target)
-    with engine, _progress(quiet) as progress:
-        run = simulate_designs(
-            grid, scenario=sc, plan=pl, reps=reps, seed=seed, analyses=_check_analyses(analyses),
-            engine=engine, out=_replicates_dir(out), progress=progress,
-        )  # fmt: skip
+    run, meta = _simulate_grid(
+        n, reps, seed, scenario, plan, design, ratio, dropout, effect_scale, modification,
+        modifier_sd, analyses, target, scheduler, dask_local, workers, out, quiet,
+    )  # fmt: skip
     table = _filter(oc_table(run), target)
-    meta = _meta(run, sc, pl, _engine_name(scheduler, dask_local, workers))
     _write_report(
         out, _filter(power_table(run), target), meta=meta,
         title="Operating characteristics by simulation", oc=table,
