@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,17 @@ class DesignRun:
     version: str = resolve.__version__
 
 
+def _run_identity(design: TrialDesign, analyses: str, scenario: Scenario, plan: Plan) -> str:
+    """What a stored run must match to be resumed: version, design and the inputs' contents.
+
+    The scenario and plan enter by a digest of their values, not their names, so an
+    edited file under the same name starts a new run instead of mixing results.
+    """
+    inputs = f"{scenario!r}|{json.dumps(plan.raw, sort_keys=True, default=str)}"
+    digest = hashlib.sha256(inputs.encode()).hexdigest()[:16]
+    return f"resolve {resolve.__version__}; {design!r}; {analyses}; inputs {digest}"
+
+
 def _point_dir(out: Path | None, design: TrialDesign, analyses: str) -> Path | None:
     """One sub-directory per design point, named after the point (stable across runs)."""
     if out is None:
@@ -187,7 +199,7 @@ def simulate_designs(
             engine=engine,
             out=_point_dir(root, design, analyses),
             progress=step,
-            fn_version=f"resolve {resolve.__version__}; {design!r}; {analyses}; {sc.name}",
+            fn_version=_run_identity(design, analyses, sc, plan),
             chunk_size=chunk_size,
         )
         for col, value in reversed(design.as_row().items()):
