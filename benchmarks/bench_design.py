@@ -406,7 +406,16 @@ def profile(scenario: Scenario, plan: Plan, n: int, seed: int) -> dict[str, floa
     with limit_blas_threads(1):
         for data, child in zip(trials, np.random.SeedSequence(seed).spawn(n), strict=True):
             rng = np.random.default_rng(child)
-            timed("simulate_design_trial", simulate_design_trial, sc, design, rng)
+            timed("simulate_design_trial (with modifiers)", simulate_design_trial, sc, design, rng)
+            rng = np.random.default_rng(child)
+            timed(
+                "simulate_design_trial (without: primary only)",
+                simulate_design_trial,
+                sc,
+                design,
+                rng,
+                modifiers=False,
+            )
             for kind in ("primary", "full"):
                 name = f"analyse_design_trial ({kind})"
                 timed(name, analyse_design_trial, data, plan, design, analyses=kind)
@@ -465,8 +474,12 @@ def main() -> None:
     print(f"\nper replicate, median of {args.profile_reps} (ms):")
     for name, ms in prof.items():
         print(f"  {name:55s} {ms:8.1f}")
-    sim = prof["simulate_design_trial"]
     for kind in ("primary", "full"):
+        sim = prof[
+            "simulate_design_trial (without: primary only)"
+            if kind == "primary"
+            else "simulate_design_trial (with modifiers)"
+        ]
         total = sim + prof[f"analyse_design_trial ({kind})"]
         print(f"  => {kind}: {total:.1f} ms = {1e3 / total:.1f} replicates/s per core (profile)")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -15,6 +16,7 @@ from resolve.design.trials import (
     TrialDesign,
     analyse_design_trial,
     design_scenario,
+    needs_modifiers,
     parse_condition,
     parse_design,
     simulate_design_trial,
@@ -222,6 +224,37 @@ def test_parallel_screens_exactly_n(scenario: Scenario) -> None:
     data, screened = simulate_design_trial(scenario, TrialDesign(40), np.random.default_rng(1))
     assert screened == 40
     assert _baseline(data)["frebaq"].max() > 12  # all-comers, not enriched
+
+
+def test_primary_only_trial_without_modifiers_has_the_same_outcome_data(
+    scenario: Scenario, plan: Plan
+) -> None:
+    design = TrialDesign(120, dropout=1.5)
+    sc = design_scenario(scenario, design)
+    full, n_full = simulate_design_trial(sc, design, np.random.default_rng(3))
+    lean, n_lean = simulate_design_trial(sc, design, np.random.default_rng(3), modifiers=False)
+    assert n_full == n_lean == 120
+    assert "frebaq" in full.columns and "frebaq" not in lean.columns
+    pd.testing.assert_frame_equal(full[list(lean.columns)], lean)
+    assert full["pain"].isna().any()  # the missed visits are compared too
+    assert analyse_design_trial(lean, plan, design) == analyse_design_trial(full, plan, design)
+
+
+def test_needs_modifiers_only_skips_them_for_a_parallel_primary_run(plan: Plan) -> None:
+    assert not needs_modifiers(plan, TrialDesign(100), "primary")
+    assert needs_modifiers(plan, TrialDesign(100), "full")
+    for kind in ("enrichment", "stratified", "biomarker"):
+        assert needs_modifiers(plan, TrialDesign(100, kind, LOW_FREBAQ), "primary")
+    adjusted = dataclasses.replace(
+        plan, analysis=dataclasses.replace(plan.analysis, covariates=("pcs",))
+    )
+    assert needs_modifiers(adjusted, TrialDesign(100), "primary")
+
+
+def test_selecting_design_refuses_to_drop_modifiers(scenario: Scenario) -> None:
+    design = TrialDesign(60, "enrichment", LOW_FREBAQ)
+    with pytest.raises(DataValidationError, match="selects on a modifier"):
+        simulate_design_trial(scenario, design, np.random.default_rng(1), modifiers=False)
 
 
 # ----------------------------------------------------------------------------- stratified

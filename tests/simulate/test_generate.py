@@ -113,3 +113,16 @@ def test_bundled_trial_loads_and_shows_the_pattern() -> None:
     regenerated = make(SEED)
     assert np.allclose(regenerated["pain"], data["pain"], equal_nan=True)
     assert (regenerated["id"] == data["id"]).all()
+
+
+@pytest.mark.parametrize("n_trials", [1, 3])
+def test_without_modifiers_everything_else_is_identical(n_trials: int) -> None:
+    full = simulate_trials(seed=21, n_trials=n_trials)
+    lean = simulate_trials(seed=21, n_trials=n_trials, modifiers=False)
+    assert list(lean.columns) == ["trial", *(c for c in COLUMNS if c not in MODIFIERS)]
+    pd.testing.assert_frame_equal(full[list(lean.columns)], lean)
+
+
+def test_items_need_modifiers() -> None:
+    with pytest.raises(DataValidationError, match="items=True needs modifiers=True"):
+        simulate_trials(seed=1, n_trials=1, items=True, modifiers=False)

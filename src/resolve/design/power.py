@@ -37,6 +37,7 @@ from resolve.design.trials import (
     analyse_design_trial,
     check_targets,
     design_scenario,
+    needs_modifiers,
     simulate_design_trial,
     true_values,
 )
@@ -70,7 +71,13 @@ def design_replicate(
 ) -> list[dict[str, Any]]:
     """One replicate: simulate a trial of ``design`` and run the plan's tests on it."""
     with limit_blas_threads(1):
-        data, screened = simulate_design_trial(scenario, design, rng, eligible=eligible)
+        data, screened = simulate_design_trial(
+            scenario,
+            design,
+            rng,
+            eligible=eligible,
+            modifiers=needs_modifiers(plan, design, analyses),
+        )
         rows = analyse_design_trial(data, plan, design, analyses=analyses)
     for row in rows:
         row["n_screened"] = screened

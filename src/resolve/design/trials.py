@@ -34,7 +34,7 @@ import pandas as pd
 from resolve.analysis.effect_modifiers import analyse_modifiers
 from resolve.analysis.plan import Plan
 from resolve.analysis.primary import between_arm_differences
-from resolve.design.fast import primary_differences, supported
+from resolve.design.fast import plan_supported, primary_differences, supported
 from resolve.errors import DataValidationError, ResolveError
 from resolve.simulate import MODIFIERS, Scenario, simulate_trials
 from resolve.simulate.latent import treatment_effect
@@ -348,7 +348,12 @@ def _select(
 
 
 def simulate_design_trial(
-    scenario: Scenario, design: TrialDesign, rng: np.random.Generator, *, eligible: float = 1.0
+    scenario: Scenario,
+    design: TrialDesign,
+    rng: np.random.Generator,
+    *,
+    eligible: float = 1.0,
+    modifiers: bool = True,
 ) -> tuple[pd.DataFrame, int]:
     """One trial of ``design`` drawn from ``scenario``: (long data, number screened).
 
@@ -356,6 +361,9 @@ def simulate_design_trial(
     ``eligible`` is the expected share meeting the enrichment condition, used
     only to size the screening pool (a pool that runs short is redrawn larger,
     from the same generator, so results stay a function of the seed).
+    ``modifiers=False`` (parallel designs only; see :func:`needs_modifiers`)
+    skips the baseline questionnaires: the same trial without the modifier
+    columns.
 
     Examples
     --------
@@ -368,13 +376,21 @@ def simulate_design_trial(
     """
     arms = scenario.design.arms
     sizes = design.arm_sizes
+    if design.kind == "parallel":  # everyone drawn is enrolled
+        trial = simulate_trials(
+            _pool_scenario(scenario, sizes, design.dropout),
+            seed=rng,
+            n_trials=1,
+            modifiers=modifiers,
+        )
+        return trial.drop(columns="trial"), design.n
+    if not modifiers:
+        raise DataValidationError(f"design {design.label} selects on a modifier: it needs them")
     share = eligible if design.kind == "enrichment" else 1.0
     factor = 1.0 / max(share, 1e-3)
-    margin = 1.3 if design.kind != "parallel" else 1.0
+    margin = 1.3
     for _ in range(12):
-        pool = tuple(
-            math.ceil(s * factor * margin) + (8 if design.kind != "parallel" else 0) for s in sizes
-        )
+        pool = tuple(math.ceil(s * factor * margin) + 8 for s in sizes)
         trial = simulate_trials(
             _pool_scenario(scenario, (pool[0], pool[1]), design.dropout), seed=rng, n_trials=1
         )
@@ -617,6 +633,26 @@ def check_targets(
                 f"target {target!r} has no {adjustment!r} adjustment (it has "
                 f"{', '.join(adjustments)}; Holm/BH apply to the plan's family visits)"
             )
+
+
+def needs_modifiers(plan: Plan, design: TrialDesign, analyses: str) -> bool:
+    """Whether simulating ``design`` for ``analyses`` needs the baseline modifiers.
+
+    Only a parallel design analysed by the primary model alone, in its fast
+    form (:func:`resolve.design.fast.plan_supported`: no covariates), can do without
+    them; any selection, stratification or modifier analysis needs them.
+
+    Examples
+    --------
+    >>> from resolve.analysis import load_plan
+    >>> needs_modifiers(load_plan(), TrialDesign(276), "primary")
+    False
+    >>> needs_modifiers(load_plan(), TrialDesign(276), "full")
+    True
+    """
+    if analyses != "primary" or design.kind != "parallel":
+        return True
+    return not plan_supported(plan)
 
 
 def analyse_design_trial(

@@ -45,21 +45,25 @@ def solve_intercepts(eta: FloatArray, n_missing: FloatArray, *, iterations: int 
 
     ``eta`` is ``(rows, n)``; rows with ``n_missing`` 0 get ``-inf`` (none
     missing) and rows with ``n_missing == n`` get ``+inf``. Newton steps are
-    clipped to 2 on the logit scale; the sum is monotone in ``alpha``.
+    clipped to 2 on the logit scale; the sum is monotone in ``alpha``. Each row
+    is solved on its own (a row stops one step after its residual is below
+    1e-10), so stacking rows into one call gives the same values as one call
+    per row.
     """
     n = eta.shape[1]
     target = np.asarray(n_missing, dtype=np.float64)
     inner = (target > 0) & (target < n)
     frac = np.clip(target / n, 1e-9, 1 - 1e-9)
     alpha = np.log(frac / (1 - frac)) - eta.mean(axis=1)
+    active = np.flatnonzero(inner)
     for _ in range(iterations):
-        q = special.expit(alpha[:, None] + eta)
-        f = q.sum(axis=1) - target
-        d = (q * (1 - q)).sum(axis=1)
-        step = np.clip(f / np.maximum(d, 1e-300), -2.0, 2.0)
-        alpha = np.where(inner, alpha - step, alpha)
-        if np.all(np.abs(f[inner]) < 1e-10):
+        if active.size == 0:
             break
+        q = special.expit(alpha[active, None] + eta[active])
+        f = q.sum(axis=1) - target[active]
+        d = (q * (1 - q)).sum(axis=1)
+        alpha[active] -= np.clip(f / np.maximum(d, 1e-300), -2.0, 2.0)
+        active = active[np.abs(f) >= 1e-10]
     alpha = np.where(target <= 0, -np.inf, alpha)
     return np.asarray(np.where(target >= n, np.inf, alpha), dtype=np.float64)
 
@@ -104,22 +108,28 @@ def missing_masks(
     u = rng.random(arm.shape)
     R, n = arm.shape
     T = len(scenario.design.weeks)
-    masks: dict[str, NDArray[np.bool_]] = {}
-    for outcome in ("pain", "rmdq"):
-        mask = np.zeros((R, n, T), dtype=bool)
-        counts = scenario.followup.counts(outcome)
-        for a in (0, 1):
-            # participants of arm a, trial by trial (equal arm sizes in every trial)
-            rows = arm == a
-            size = int(rows[0].sum())
-            eta_a = eta[rows].reshape(R, size)
-            u_a = u[rows].reshape(R, size)
-            for t in range(1, T):
-                n_miss = np.full(R, float(scenario.design.n_per_arm[a] - counts[a][t - 1]))
-                alpha = solve_intercepts(eta_a, n_miss)
-                q = special.expit(alpha[:, None] + eta_a)
-                sub = mask[:, :, t]
-                sub[rows] = (u_a < q).ravel()
-                mask[:, :, t] = sub
-        masks[outcome] = mask
+    outcomes = ("pain", "rmdq")
+    masks = {o: np.zeros((R, n, T), dtype=bool) for o in outcomes}
+    for a in (0, 1):
+        # participants of arm a, trial by trial (equal arm sizes in every trial);
+        # one stacked solve for every outcome and follow-up visit
+        rows = arm == a
+        size = int(rows[0].sum())
+        eta_a = eta[rows].reshape(R, size)
+        u_a = u[rows].reshape(R, size)
+        cells = [(o, t) for o in outcomes for t in range(1, T)]
+        n_miss = np.repeat(
+            [
+                float(scenario.design.n_per_arm[a] - scenario.followup.counts(o)[a][t - 1])
+                for o, t in cells
+            ],
+            R,
+        )
+        stacked = np.tile(eta_a, (len(cells), 1))
+        alpha = solve_intercepts(stacked, n_miss)
+        missing = np.tile(u_a, (len(cells), 1)) < special.expit(alpha[:, None] + stacked)
+        for k, (o, t) in enumerate(cells):
+            sub = masks[o][:, :, t]
+            sub[rows] = missing[k * R : (k + 1) * R].ravel()
+            masks[o][:, :, t] = sub
     return masks

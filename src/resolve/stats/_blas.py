@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -54,21 +55,51 @@ def _find_setters() -> list[tuple[Callable[[int], Any], Callable[[], int]]]:
     return found
 
 
+_NOT_LOOKED_UP: Any = object()
+_THREADPOOL_LIMITS: Any = _NOT_LOOKED_UP
+#: The limit in force from an enclosing ``limit_blas_threads`` (per thread), if any.
+_ACTIVE = threading.local()
+
+
+def _threadpool_limits() -> Any:
+    """``threadpoolctl.threadpool_limits`` or None; looked up once (a failed import is slow)."""
+    global _THREADPOOL_LIMITS
+    if _THREADPOOL_LIMITS is _NOT_LOOKED_UP:
+        try:
+            from threadpoolctl import threadpool_limits  # type: ignore[import-not-found]
+        except ImportError:
+            _THREADPOOL_LIMITS = None
+        else:
+            _THREADPOOL_LIMITS = threadpool_limits
+    return _THREADPOOL_LIMITS
+
+
 @contextmanager
 def limit_blas_threads(n: int = 1) -> Iterator[None]:
-    """Run the body with at most ``n`` BLAS threads, then restore the previous setting."""
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-not-found]
-    except ImportError:
-        setters = _find_setters()
-        previous = [get() for _, get in setters]
-        for set_, _ in setters:
-            set_(n)
-        try:
-            yield
-        finally:
-            for (set_, _), p in zip(setters, previous, strict=True):
-                set_(p)
-        return
-    with threadpool_limits(limits=n, user_api="blas"):
+    """Run the body with at most ``n`` BLAS threads, then restore the previous setting.
+
+    Nested calls inside a body already limited to ``n`` or fewer threads cost
+    nothing (the fits of a simulation run inside one limit).
+    """
+    outer = getattr(_ACTIVE, "limit", None)
+    if outer is not None and outer <= n:
         yield
+        return
+    _ACTIVE.limit = n
+    try:
+        limits = _threadpool_limits()
+        if limits is None:
+            setters = _find_setters()
+            previous = [get() for _, get in setters]
+            for set_, _ in setters:
+                set_(n)
+            try:
+                yield
+            finally:
+                for (set_, _), p in zip(setters, previous, strict=True):
+                    set_(p)
+        else:
+            with limits(limits=n, user_api="blas"):
+                yield
+    finally:
+        _ACTIVE.limit = outer
