@@ -223,7 +223,7 @@ def test_a_priori_opposite_direction_is_definitely_no(plan: Plan) -> None:
 
 def test_a_priori_without_a_direction_in_the_plan_file(plan: Plan) -> None:
     text = bundled_plan_text()
-    head, tail = text.split('name = "frebaq"')
+    head, tail = text.split('name = "frebaq"', 1)
     p2 = parse_plan(head + 'name = "frebaq"' + tail.replace('direction = "+"\n', "", 1))
     r = _first(p2)
     assert r.item1_a_priori == "probably no"

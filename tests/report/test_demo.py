@@ -25,7 +25,14 @@ def test_demo_writes_report_and_prints_tables(
     primary = pd.read_csv(out / "primary.csv")
     assert {"week 18", "week 52"} <= set(primary["visit"])
     html = (out / "report.html").read_text()
-    assert "bundled example trial" in html and html.count("<svg") == 7
+    assert "bundled example trial" in html and html.count("<svg") == 11
+    # the mediation section runs on a simulated trial with mediators, and says so
+    assert "<h2>Mechanisms: causal mediation</h2>" in html
+    assert "because the analysed trial has no mediator measurements" in html
+    assert "the section runs on a trial simulated with mediators" in html
+    assert "not run: the data have none of the mediator columns" not in html
+    effects = pd.read_csv(out / "mediation_effects.csv")
+    assert set(effects["outcome"]) == {"pain", "rmdq"} and "joint" in set(effects["mediator"])
     # the bundled trial carries (simulated) screening counts: the flow starts at eligibility
     assert ">Assessed for eligibility<" in html and "simulated screening counts" in html
     flow = pd.read_csv(out / "consort.csv")

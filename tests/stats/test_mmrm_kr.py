@@ -219,12 +219,21 @@ def test_kr_at_sas_parameters(name: str, fev: pd.DataFrame, shared: Path) -> Non
 @pytest.mark.parametrize("cov", ["us", "cs", "toep"])
 def test_structures_linear_in_sas_parameters_have_no_r_term(cov: str, fev: pd.DataFrame) -> None:
     # SAS parametrises UN, CS and TOEP linearly, so DDFM=KR equals KR(LINEAR)
-    # (golden files kr_us/kr1_us, kr_cs/kr1_cs, kr_toep/kr1_toep are identical).
+    # (golden files kr_us/kr1_us, kr_cs/kr1_cs, kr_toep/kr1_toep are identical), and the
+    # fit skips the R term for them (krm.SAS_LINEAR). Computed anyway, it vanishes:
+    assert cov in krm.SAS_LINEAR
+    fit = mmrm("FEV1 ~ ARMCD", fev, subject="USUBJID", visit="AVISIT", cov=cov)
+    data, theta, w = fit.data, fit.theta, fit.theta_vcov
+    pk, _, wr = krm.kr_adjustment(data, theta, w, second=True)
+    gmat, hess = krm._reparam_derivatives(data, theta)
+    r1 = np.einsum("kc,kpq->cpq", np.linalg.inv(gmat), -pk)
+    r_term = wr - np.einsum("c,cpq->pq", np.einsum("kl,ckl->c", w, hess), r1)
+    assert np.abs(r_term).max() < 1e-6 * np.abs(wr).max()
     full = mmrm("FEV1 ~ ARMCD", fev, subject="USUBJID", visit="AVISIT", cov=cov, df="kenward-roger")
     lin = mmrm(
         "FEV1 ~ ARMCD", fev, subject="USUBJID", visit="AVISIT", cov=cov, df="kenward-roger-linear"
     )
-    np.testing.assert_allclose(full._df.vcov, lin._df.vcov, rtol=1e-9)
+    np.testing.assert_allclose(full._df.vcov, lin._df.vcov, rtol=1e-12)
 
 
 def test_multi_df_contrasts_and_groups(fev: pd.DataFrame) -> None:
@@ -268,3 +277,37 @@ def test_multi_df_contrasts_and_groups(fev: pd.DataFrame) -> None:
     )
     assert np.all(np.diag(lin._df.vcov) >= np.diag(lin.vcov.to_numpy()))
     np.testing.assert_allclose(lin.anova().den_df, table.den_df, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "cov", ["us", "cs", "csh", "ar1", "ar1h", "toep", "toeph", "ad", "adh", "sp_exp", "sp_pow",
+            "sp_gau", "ri"],
+)  # fmt: skip
+def test_pattern_sums_equal_the_reference_sums(cov: str, fev: pd.DataFrame) -> None:
+    # kr_adjustment's per-pattern m x m matrices give the same weighted sums of Q and R
+    # (and the same P) as kr_components' K x K x p x p tensors, at a point away from the
+    # optimum and with a random symmetric W, with groups where the structure allows them
+    spatial = cov.startswith("sp_")
+    fit = mmrm(
+        "FEV1 ~ ARMCD * AVISIT",
+        fev,
+        subject="USUBJID",
+        visit="AVISIT",
+        cov=cov,
+        group=None if cov == "ri" else "ARMCD",
+        coordinates=("VISITN", "VISITN2") if spatial else None,
+    )
+    data = fit.data
+    rng = np.random.default_rng(7)
+    theta = fit.theta + rng.normal(scale=0.05, size=fit.theta.size)
+    k = theta.size
+    root = rng.normal(size=(k, k))
+    w = root @ root.T / k
+    pk, qkl, rkl = krm.kr_components(data, theta, second=True)
+    fast_p, wq, wr = krm.kr_adjustment(data, theta, w, second=True)
+    scale = np.abs(qkl).max()
+    np.testing.assert_allclose(fast_p, pk, rtol=1e-10, atol=1e-12 * np.abs(pk).max())
+    np.testing.assert_allclose(wq, np.einsum("kl,klpq->pq", w, qkl), atol=1e-10 * scale)
+    np.testing.assert_allclose(
+        wr, np.einsum("kl,klpq->pq", w, rkl), atol=1e-10 * max(np.abs(rkl).max(), 1.0)
+    )

@@ -52,6 +52,8 @@ __all__ = [
     "AnalysisSettings",
     "BenefitSettings",
     "EffectModificationSettings",
+    "MediationSettings",
+    "MediatorSpec",
     "ModifierSpec",
     "OutcomeSpec",
     "Plan",
@@ -221,6 +223,42 @@ class BenefitSettings:
 
 
 @dataclass(frozen=True)
+class MediatorSpec:
+    """A candidate mediator: where its value and its baseline value are in the data."""
+
+    name: str
+    column: str
+    label: str
+    visit: str | None = None
+    baseline: str | None = None
+    baseline_visit: str | None = None
+    type: Literal["continuous", "binary"] = "continuous"
+    placeholder: bool = False
+
+
+@dataclass(frozen=True)
+class MediationSettings:
+    """The ``[mediation]`` table: causal mediation of the treatment effect (issue 14)."""
+
+    enabled: bool = False
+    outcomes: tuple[str, ...] = ()
+    visit: str = ""
+    confounders: tuple[str, ...] = ()
+    adjust_for_baseline: bool = True
+    interaction: bool = True
+    boot: int = 1000
+    ci: Literal["percentile", "bca"] = "percentile"
+    seed: int = 2021
+    missing: Literal["complete_cases", "multiple_imputation"] = "complete_cases"
+    imputations: int = 20
+    joint: bool = True
+    interventional: bool = True
+    sensitivity: bool = True
+    mediators: tuple[MediatorSpec, ...] = ()
+    placeholders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Plan:
     """A validated analysis plan."""
 
@@ -233,6 +271,7 @@ class Plan:
     source: str = "<default>"
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     benefit: BenefitSettings = field(default_factory=BenefitSettings)
+    mediation: MediationSettings = field(default_factory=MediationSettings)
 
     def outcome(self, name: str) -> OutcomeSpec:
         for o in self.outcomes:
@@ -797,6 +836,150 @@ class _BenefitTable(Table):
     )
 
 
+class _MediatorTable(Table):
+    name: Text = Field(description="Mediator name, unique; used in tables and figures.")
+    column: Text = Field(
+        description="Data column of the mediator's value (measured after randomisation, "
+        "before the outcome: e.g. at the end of treatment)."
+    )
+    visit: Text | None = Field(
+        default=None,
+        description="Visit whose row holds the value (long layout, like an outcome).",
+        json_schema_extra=show_default("none: the column holds one value per participant, "
+        "repeated on every row"),
+    )
+    baseline: Text | None = Field(
+        default=None,
+        description="Column of the mediator's baseline value: a confounder of this "
+        "mediator's models (and of the joint ones).",
+        json_schema_extra=show_default("none"),
+    )
+    baseline_visit: Text | None = Field(
+        default=None,
+        description="Visit whose row holds `baseline` (long layout).",
+        json_schema_extra=show_default("none: one value per participant"),
+    )
+    label: Text | None = Field(
+        default=None,
+        description="Display name, e.g. \"Back beliefs (BBQ)\".",
+        json_schema_extra=show_default("`name`"),
+    )
+    type: Literal["continuous", "binary"] = Field(
+        default="continuous", description="Continuous, or binary coded 0/1 (logistic model)."
+    )
+    placeholder: bool = Field(
+        default=False,
+        description="True when this entry is not from the protocol (a reconstruction the "
+        "report marks as such).",
+    )
+
+
+class _MediationTable(Table):
+    enabled: bool = Field(
+        default=False,
+        description="Run the causal mediation analysis (`resolve analyze`, the report); "
+        "needs `[[mediation.mediators]]`. Exploratory unless the protocol pre-specified it.",
+    )
+    outcomes: _Names | None = Field(
+        default=None,
+        description="Outcomes analysed; `[[outcomes]]` names.",
+        json_schema_extra=show_default("every outcome"),
+    )
+    visit: Text | None = Field(
+        default=None,
+        description="Follow-up visit of the outcomes.",
+        json_schema_extra=show_default("`[trial] primary_visit`"),
+    )
+    confounders: _Names = Field(
+        default_factory=list,
+        description="Baseline confounder columns of every model (one value per "
+        "participant); text columns are coded as indicators of their non-first levels.",
+    )
+    adjust_for_baseline: bool = Field(
+        default=True,
+        description="Add each outcome's baseline value as a confounder of its models.",
+    )
+    interaction: bool = Field(
+        default=True,
+        description="Treatment x mediator term in the outcome models (VanderWeele): natural "
+        "direct and indirect effects then differ from the product of paths.",
+    )
+    method: Literal["regression"] = Field(
+        default="regression",
+        description="Regression-based natural effects (VanderWeele 2015) with Monte-Carlo "
+        "g-computation for the interventional effects; the one method implemented.",
+    )
+    boot: Annotated[int, between(0)] = Field(
+        default=1000,
+        description="Bootstrap resamples of participants (0: delta-method intervals only; "
+        "else >= 50, or >= 200 with `ci = \"bca\"`).",
+    )
+    ci: Literal["percentile", "bca"] = Field(
+        default="percentile", description="Bootstrap interval: percentile or BCa."
+    )
+    seed: Annotated[int, between(0)] = Field(
+        default=2021, description="Seed of the resamples, imputations and Monte-Carlo draws."
+    )
+    missing: Literal["complete_cases", "multiple_imputation"] = Field(
+        default="complete_cases",
+        description="Missing values: complete cases per model (the number dropped is "
+        "reported), or multiple imputation (MICE with PMM by arm) pooled by Rubin's rules "
+        "with bootstrap (or delta-method) variances within each imputation.",
+    )
+    imputations: Annotated[int, between(2)] = Field(
+        default=20, description="Number of imputations when `missing = \"multiple_imputation\"`."
+    )
+    joint: bool = Field(default=True, description="Also all mediators jointly.")
+    interventional: bool = Field(
+        default=True,
+        description="Also interventional effects (Vansteelandt & Daniel 2017) for correlated "
+        "mediators; needs the bootstrap.",
+    )
+    sensitivity: bool = Field(
+        default=True,
+        description="Imai-Keele-Yamamoto rho curve for unmeasured mediator-outcome "
+        "confounding (continuous mediators, models without interaction: the curve is "
+        "computed from the no-interaction fit when `interaction` is on).",
+    )
+    placeholders: _Names = Field(
+        default_factory=list,
+        description="Keys of this table that are reconstructions, not from the protocol; "
+        "the report lists them.",
+    )
+    mediators: list[_MediatorTable] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _checks(self) -> Self:
+        names = [m.name for m in self.mediators]
+        for k, name in enumerate(names):
+            if names.index(name) != k:
+                raise SchemaError(
+                    f"{name!r} also names mediator #{names.index(name) + 1}; names must be unique",
+                    "mediators",
+                    k,
+                    "name",
+                )
+        if self.enabled and not self.mediators:
+            raise SchemaError("is true but no [[mediation.mediators]] are listed", "enabled")
+        low = 200 if self.ci == "bca" else 50
+        if 0 < self.boot < low:
+            raise SchemaError(
+                f"must be 0 (no bootstrap) or at least {low} for {self.ci} intervals; "
+                f"got {self.boot}",
+                "boot",
+            )
+        if self.enabled and self.interventional and self.boot == 0:
+            raise SchemaError("interventional effects need the bootstrap; set boot > 0", "boot")
+        known = set(type(self).model_fields) - {"placeholders", "mediators"}
+        for key in self.placeholders:
+            if key not in known:
+                raise SchemaError(
+                    f"{key!r} is not a key of [mediation] ({_listing(sorted(known))})",
+                    "placeholders",
+                )
+        return self
+
+
 class _PlanFile(Table):
     trial: _TrialTable
     outcomes: list[_OutcomeTable]
@@ -805,6 +988,7 @@ class _PlanFile(Table):
     effect_modification: _EffectModificationTable = _EffectModificationTable()
     modifiers: list[_ModifierTable] = Field(default_factory=list)
     benefit: _BenefitTable = _BenefitTable()
+    mediation: _MediationTable = _MediationTable()
 
     @model_validator(mode="after")
     def _benefit_refs(self) -> Self:
@@ -918,6 +1102,65 @@ class _PlanFile(Table):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _mediation_refs(self) -> Self:
+        med = self.mediation
+        names = [o.name for o in self.outcomes]
+        t = self.trial
+        for o in med.outcomes or ():
+            if o not in names:
+                raise SchemaError(
+                    f"outcome {o!r} is not one of the plan's outcomes ({_listing(names)})",
+                    "mediation",
+                    "outcomes",
+                )
+        followup = _followup(t)
+        if med.visit is not None and med.visit not in followup:
+            raise SchemaError(
+                f"visit {med.visit!r} is not a follow-up visit of the plan ({_listing(followup)})",
+                "mediation",
+                "visit",
+            )
+        design = {t.subject: "subject", t.arm: "arm", t.visit: "visit"}
+        outcome_columns = {o.column: o.name for o in self.outcomes}
+        for c in med.confounders:
+            if c in design or c in outcome_columns:
+                role = design.get(c) or f"outcome {outcome_columns[c]!r}"
+                raise SchemaError(f"{c!r} is the {role} column", "mediation", "confounders")
+        for k, m in enumerate(med.mediators):
+            for key in ("visit", "baseline_visit"):
+                v = getattr(m, key)
+                if v is not None and v not in t.visits:
+                    raise SchemaError(
+                        f"visit {v!r} is not a visit of the plan ({_listing(t.visits)})",
+                        "mediation",
+                        "mediators",
+                        k,
+                        key,
+                    )
+            if m.baseline_visit is not None and m.baseline is None:
+                raise SchemaError(
+                    "is given without `baseline`", "mediation", "mediators", k, "baseline_visit"
+                )
+            if m.column in design:
+                raise SchemaError(
+                    f"{m.column!r} is the [trial] {design[m.column]} column",
+                    "mediation",
+                    "mediators",
+                    k,
+                    "column",
+                )
+            if m.column in outcome_columns and m.visit is None:
+                raise SchemaError(
+                    f"{m.column!r} is the column of outcome {outcome_columns[m.column]!r}: "
+                    "give the `visit` whose value is the mediator",
+                    "mediation",
+                    "mediators",
+                    k,
+                    "visit",
+                )
+        return self
+
 
 # ----------------------------------------------------------------------------- loading
 def _split_source(text: str) -> tuple[str, str]:
@@ -1029,7 +1272,40 @@ def _build(f: _PlanFile, raw: Mapping[str, Any], source: str) -> Plan:
         groups=bf.groups,
         rule=bf.rule,
     )
-    return Plan(trial, outcomes, analysis, em, modifiers, responders, source, raw, benefit)
+    md = f.mediation
+    mediation = MediationSettings(
+        enabled=md.enabled,
+        outcomes=tuple(md.outcomes) if md.outcomes is not None else tuple(o.name for o in outcomes),
+        visit=md.visit if md.visit is not None else trial.primary_visit,
+        confounders=tuple(md.confounders),
+        adjust_for_baseline=md.adjust_for_baseline,
+        interaction=md.interaction,
+        boot=md.boot,
+        ci=md.ci,
+        seed=md.seed,
+        missing=md.missing,
+        imputations=md.imputations,
+        joint=md.joint,
+        interventional=md.interventional,
+        sensitivity=md.sensitivity,
+        mediators=tuple(
+            MediatorSpec(
+                name=m.name,
+                column=m.column,
+                label=m.label if m.label is not None else m.name,
+                visit=m.visit,
+                baseline=m.baseline,
+                baseline_visit=m.baseline_visit,
+                type=m.type,
+                placeholder=m.placeholder,
+            )
+            for m in md.mediators
+        ),
+        placeholders=tuple(md.placeholders),
+    )
+    return Plan(
+        trial, outcomes, analysis, em, modifiers, responders, source, raw, benefit, mediation
+    )
 
 
 def parse_plan(text: str, source: str = "plan") -> Plan:
@@ -1164,6 +1440,11 @@ _INTROS = {
     "[effect_modification]": "Which effect-modification analyses to run and how to adjust "
     "them (optional table).",
     "[[modifiers]]": "Candidate baseline effect modifiers (optional), one table each.",
+    "[mediation]": "Causal mediation of the treatment effect (optional table; "
+    "docs/mediation.md): outcomes and their visit, confounders, interaction, bootstrap, "
+    "missing data, joint and interventional effects, sensitivity curve.",
+    "[[mediation.mediators]]": "One table per candidate mediator (usually measured at the end "
+    "of treatment), with where its baseline value is.",
     "[benefit]": "Who benefits (optional table; exploratory): risk-based groups, a ridge-"
     "penalised effect model tuned by cross-validation, calibration and c-for-benefit "
     "(docs/effect-modification.md).",

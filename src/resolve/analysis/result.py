@@ -39,6 +39,9 @@ visits are named as in the plan (``"week 18"``). Columns:
     Who benefits (exploratory): ``risk_groups``, ``risk_tests``, ``models``,
     ``calibration``, ``coefficients``, ``individual`` (see
     :class:`resolve.analysis.benefit.BenefitAnalysis`); None when not run.
+``TrialAnalysis.mediation``
+    Causal mediation (:class:`resolve.analysis.mediation.planned.PlannedMediation`:
+    ``result.effects``, ``result.paths``, ``result.sensitivity``); None when not run.
 ``ModifierAnalysis.table``
     modifier, label, type, unit, outcome, visit, n, estimate, std_error, conf_low,
     conf_high, p_value, sd, estimate_per_sd, conf_low_per_sd, conf_high_per_sd,
@@ -68,6 +71,7 @@ from resolve.analysis.plan import Plan
 
 if TYPE_CHECKING:
     from resolve.analysis.benefit import BenefitAnalysis
+    from resolve.analysis.mediation.planned import PlannedMediation
 
 __all__ = ["ModifierAnalysis", "TrialAnalysis"]
 
@@ -125,6 +129,8 @@ class TrialAnalysis(Result):
     screening: pd.DataFrame | None = None
     #: Who benefits (exploratory; :mod:`resolve.analysis.benefit`); None when not run.
     benefit: BenefitAnalysis | None = None
+    #: Causal mediation (:mod:`resolve.analysis.mediation.planned`); None when not run.
+    mediation: PlannedMediation | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.primary.copy()
@@ -148,6 +154,7 @@ class TrialAnalysis(Result):
                 "screening": self.screening,
                 "levels": self.levels,
                 "benefit": None if self.benefit is None else self.benefit.to_dict(),
+                "mediation": None if self.mediation is None else self.mediation.to_dict(),
             }
         )
         return out

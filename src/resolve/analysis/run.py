@@ -49,6 +49,7 @@ from resolve.analysis.summary import plain_summary
 
 if TYPE_CHECKING:
     from resolve.analysis.benefit import BenefitAnalysis
+    from resolve.analysis.mediation.planned import PlannedMediation
 from resolve.analysis.validate import factor_levels_table
 from resolve.errors import DataValidationError
 
@@ -98,6 +99,20 @@ def _run_benefit(data: pd.DataFrame, plan: Plan) -> BenefitAnalysis:
     from resolve.analysis.benefit import benefit_analysis
 
     return benefit_analysis(data, plan)
+
+
+def _run_mediation(data: pd.DataFrame, plan: Plan, source: str) -> PlannedMediation:
+    from resolve.analysis.mediation.planned import mediation_analysis
+
+    return mediation_analysis(data, plan, source=source)
+
+
+def _mediation_absent(data: pd.DataFrame, plan: Plan) -> list[str]:
+    """The mediator columns of an enabled ``[mediation]`` when the data have none of them."""
+    from resolve.analysis.mediation.planned import mediation_columns
+
+    columns = list(mediation_columns(plan))
+    return columns if not any(c in data.columns for c in columns) else []
 
 
 def _run_mi(data: pd.DataFrame, plan: Plan) -> pd.DataFrame:
@@ -219,6 +234,18 @@ def analyze(
     if plan.modifiers and plan.benefit.enabled and plan.benefit.outcomes:
         say("who benefits (exploratory: risk groups, penalised effect model, cross-validated)")
         benefit = _run_benefit(valid, plan)
+    mediation = None
+    if plan.mediation.enabled:
+        absent = _mediation_absent(valid, plan)
+        if absent:
+            notes.append(
+                "causal mediation ([mediation]) not run: the data have none of the mediator "
+                f"columns ({', '.join(absent)})"
+            )
+        else:
+            n_med = len(plan.mediation.mediators)
+            say(f"causal mediation ({n_med} mediator{'s' if n_med != 1 else ''})")
+            mediation = _run_mediation(valid, plan, source)
     imputation = None
     if plan.analysis.mi_enabled:
         say(f"multiple imputation (m = {plan.analysis.mi_m})")
@@ -246,6 +273,7 @@ def analyze(
         screening=log,
         levels=factor_levels_table(valid, plan, source=source),
         benefit=benefit,
+        mediation=mediation,
     )
 
 
@@ -279,6 +307,8 @@ def _tables(analysis: TrialAnalysis) -> dict[str, pd.DataFrame]:
         tables["imputation"] = analysis.imputation
     if analysis.benefit is not None:
         tables.update(analysis.benefit.tables())
+    if analysis.mediation is not None:
+        tables.update(analysis.mediation.tables())
     return tables
 
 
@@ -395,6 +425,8 @@ def write_tables(
     ``benefit_risk_groups``, ``benefit_risk_tests``, ``benefit_models``,
     ``benefit_calibration``, ``benefit_coefficients`` and ``benefit_individual``
     when the who-benefits analysis ran (exploratory);
+    ``mediation_effects``, ``mediation_paths`` and ``mediation_sensitivity`` when the
+    causal mediation analysis ran;
     ``summary.txt`` (the plain-language summary, one paragraph per sentence);
     and ``analysis.json`` with everything.  CSVs are UTF-8 (the formatted Table 2 uses
     the minus sign U+2212); JSON records have ``null`` for missing values.

@@ -23,7 +23,7 @@ from resolve.errors import DataValidationError
 from resolve.report import design_figures as figs
 from resolve.report.design_figures import Answer, series_labels, target_words
 from resolve.report.html import _CSS
-from resolve.report.tables import _table, fmt_num
+from resolve.report.tables import _table, fmt_num, scroll_box
 
 __all__ = ["render_design_html", "write_design_report"]
 _p3 = partial(fmt_num, digits=3)
@@ -258,20 +258,13 @@ def _provenance(meta: Mapping[str, Any], answers: Sequence[Answer]) -> str:
     )
 
 
-def _scrolls(what: str) -> str:
-    """Attributes of a box that may scroll sideways: a named region reachable by keyboard."""
-    return f'tabindex="0" role="region" aria-label="{what} (may scroll sideways)"'
-
-
 def _boxed(number: int, caption: str, *args: Any, **kwargs: Any) -> str:
-    html = _table(f"Table {number}. {caption}", *args, css="num", **kwargs)
-    box = f'<div class="tablewrap" {_scrolls(f"Table {number}")}>'
-    return html.replace('<div class="tablewrap">', box, 1)
+    return _table(f"Table {number}. {caption}", *args, css="num", **kwargs)
 
 
 def _figure(svg: str, number: int, title: str, caption: str) -> str:
     return (
-        f'<figure>\n<div class="figscroll" {_scrolls(f"Figure {number}")}>{svg}</div>'
+        f'<figure>\n<div class="figscroll" {scroll_box(f"Figure {number}")}>{svg}</div>'
         f"<figcaption><b>Figure {number}. {escape(title)}.</b> {caption}</figcaption>\n</figure>"
     )
 

@@ -46,6 +46,7 @@ from resolve.report.tables import (
     frame_table,
     modifier_table,
     responders_table,
+    scroll_box,
     table1,
     table2,
 )
@@ -238,7 +239,7 @@ def _section(sid: str, title: str, body: str) -> str:
 
 def _figure(svg: str, number: int, title: str, caption: str) -> str:
     return (
-        f'<figure>\n<div class="figscroll">{svg}</div>'
+        f'<figure>\n<div class="figscroll" {scroll_box(f"Figure {number}")}>{svg}</div>'
         f"<figcaption><b>Figure {number}. {escape(title)}.</b> "
         f"{caption}</figcaption>\n</figure>"
     )
@@ -401,7 +402,7 @@ def _formulas(plan: Plan) -> str:
         f"[effect modification] {y}_visit ~ {t.arm} * modifier{adj}{extra}   "
         f"# one model per modifier, outcome and visit; {em.spline_knots}-knot spline check"
     )
-    return "<pre>" + escape("\n".join(lines)) + "</pre>"
+    return f"<pre {scroll_box('Model formulas')}>" + escape("\n".join(lines)) + "</pre>"
 
 
 def _methods(analysis: TrialAnalysis, *, seed: int | None) -> str:
@@ -971,6 +972,16 @@ def render_html(
                 "benefit",
                 "Who benefits (exploratory)",
                 _benefit_section(analysis, labels, next_fig, next_tab),
+            )
+        )
+    if analysis.mediation is not None:
+        from resolve.report.mediation import mediation_section
+
+        sections.append(
+            (
+                "mediation",
+                "Mechanisms: causal mediation",
+                mediation_section(analysis, labels, next_fig, next_tab),
             )
         )
     sections.append(("methods", "Notes and methods", _methods(analysis, seed=seed)))

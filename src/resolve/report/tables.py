@@ -11,6 +11,7 @@ headers and, where rows group by outcome, a spanning group row with
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from typing import Any
@@ -103,6 +104,17 @@ def _header(name: str) -> str:
 
 
 # ----------------------------------------------------------------------------- HTML
+def scroll_box(what: str) -> str:
+    """Attributes of a box that may scroll sideways (a wide table or figure on a phone): a
+    named region reachable by keyboard, so it can be scrolled without a pointer."""
+    return f'tabindex="0" role="region" aria-label="{escape(what)} (may scroll sideways)"'
+
+
+def _table_name(caption: str) -> str:
+    found = re.match(r"\s*(Table \d+)", caption)
+    return found.group(1) if found else "Table"
+
+
 def _table(
     caption: str,
     head: Sequence[str],
@@ -120,7 +132,7 @@ def _table(
     of (label HTML, number of columns) cells, e.g. an arm over its two columns.
     """
     ncol = len(head)
-    out = ['<div class="tablewrap">']
+    out = [f'<div class="tablewrap" {scroll_box(_table_name(caption))}>']
     out.append(f'<table class="{escape(css)}">' if css else "<table>")
     out.append(f"<caption>{caption}</caption>")
     out.append("<thead>")

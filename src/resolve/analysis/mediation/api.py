@@ -21,7 +21,7 @@ Missing values: complete cases per model, the number dropped in ``warnings``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -112,6 +112,33 @@ def _check_roles(
                 )
             seen[name] = role
     require_columns(data, list(seen))
+
+
+def _mediator_covariates(
+    given: Mapping[str, Sequence[str]] | None, mediators: list[str], covariates: list[str]
+) -> dict[str, list[str]]:
+    """The per-mediator confounders, checked: known mediators, names, no repeats of roles."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise DataValidationError(
+            f"mediator_covariates must map mediator names to column names; got {given!r}"
+        )
+    out: dict[str, list[str]] = {}
+    for mediator, columns in given.items():
+        if mediator not in mediators:
+            raise DataValidationError(
+                f"mediator_covariates names {mediator!r}, which is not a mediator "
+                f"({show_values(mediators)})"
+            )
+        names = _names(columns, f"covariate of mediator {mediator!r}") if columns else []
+        for name in names:
+            if name in mediators:
+                raise DataValidationError(
+                    f"{name!r} is a mediator; it cannot also be a confounder of {mediator!r}"
+                )
+        out[mediator] = [c for c in names if c not in covariates]
+    return out
 
 
 def _default_reference(values: pd.Series, column: str) -> object:
@@ -249,12 +276,23 @@ class _Run:
     draws: int
     seed: int
     bs: _Bootstrap
+    own: dict[str, list[str]] = field(default_factory=dict)  # mediator -> its own confounders
     effects: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def kw(self, mediators: list[str]) -> dict[str, Any]:
+        """Treatment, reference and the confounders of a model holding ``mediators``."""
+        extra = [c for m in mediators for c in self.own.get(m, [])]
+        covs = list(dict.fromkeys([*self.common["covariates"], *extra]))
+        return {**self.common, "covariates": covs}
+
     def model(self, outcome: str, mediators: list[str], types: list[MediatorType]) -> ModelData:
         return model_data(
-            self.data, outcome=outcome, mediators=mediators, mediator_types=types, **self.common
+            self.data,
+            outcome=outcome,
+            mediators=mediators,
+            mediator_types=types,
+            **self.kw(mediators),
         )
 
     def natural_draws(
@@ -292,7 +330,7 @@ class _Run:
         )
 
     def single(self, outcome: str, mediator: str, kind: MediatorType) -> SingleMediation:
-        kw = {**self.common, "interaction": self.interaction, "conf_level": self.level}
+        kw = {**self.kw([mediator]), "interaction": self.interaction, "conf_level": self.level}
         fit = fit_single(self.data, outcome=outcome, mediator=mediator, mediator_type=kind, **kw)
         self.effects.extend(
             {str(k): v for k, v in r.items()} for r in fit.effects_frame().to_dict(orient="records")
@@ -303,7 +341,7 @@ class _Run:
         return fit
 
     def joint(self, outcome: str, mediators: list[str]) -> None:
-        kw = {**self.common, "interaction": self.interaction, "mediator_types": self.types}
+        kw = {**self.kw(mediators), "interaction": self.interaction, "mediator_types": self.types}
         jf = fit_joint(self.data, outcome=outcome, mediators=mediators, **kw)
         values = [jf.nde, jf.nie, jf.te, jf.pm]
         self.notes.extend(jf.warnings)
@@ -316,7 +354,7 @@ class _Run:
 
     def interventional(self, outcome: str, mediators: list[str]) -> None:
         """Point estimates and bootstrap rows of the interventional effects of one outcome."""
-        kw = {**self.common, "interaction": self.interaction, "mediator_types": self.types}
+        kw = {**self.kw(mediators), "interaction": self.interaction, "mediator_types": self.types}
         iv = fit_interventional(
             self.data, outcome=outcome, mediators=mediators, draws=self.draws, seed=self.seed, **kw
         )
@@ -361,6 +399,7 @@ def mediate(
     outcomes: str | Sequence[str],
     mediators: str | Sequence[str],
     covariates: Sequence[str] = (),
+    mediator_covariates: Mapping[str, Sequence[str]] | None = None,
     interaction: bool = False,
     mediator_types: TypesArg = None,
     reference: object = None,
@@ -387,6 +426,10 @@ def mediate(
         Mediator columns (continuous, or binary 0/1 when declared in ``mediator_types``).
     covariates : sequence of str
         Numeric baseline confounders (one-hot categorical ones yourself).
+    mediator_covariates : mapping mediator -> sequence of str, optional
+        More confounders of one mediator only, typically its baseline value: they enter
+        that mediator's own models and, with the other mediators' ones, the joint and
+        interventional models (which hold every mediator).
     interaction : bool
         Treatment x mediator term(s) in the outcome models.
     mediator_types : mapping name -> "continuous" | "binary", or one per mediator
@@ -447,7 +490,9 @@ def mediate(
     cov_names = list(covariates)
     if not isinstance(data, pd.DataFrame):
         raise DataValidationError(f"data must be a pandas DataFrame; got {type(data).__name__}")
-    _check_roles(data, treatment, out_names, med_names, cov_names)
+    own = _mediator_covariates(mediator_covariates, med_names, cov_names)
+    extra = list(dict.fromkeys(c for m in med_names for c in own.get(m, [])))
+    _check_roles(data, treatment, out_names, med_names, [*cov_names, *extra])
     check_options(boot, seed, ci, conf_level, draws)
     types = mediator_type_list(med_names, mediator_types)
     if reference is None:
@@ -457,7 +502,7 @@ def mediate(
     level = float(conf_level)
     common = {"treatment": treatment, "covariates": cov_names, "reference": reference}
     bs = _Bootstrap(len(data), boot, seed, ci, level)
-    run = _Run(data, common, types, interaction, ci, level, draws, seed, bs)
+    run = _Run(data, common, types, interaction, ci, level, draws, seed, bs, own)
     paths, curves, thresholds, no_curve = [], [], [], []
     for outcome in out_names:
         for mediator, kind in zip(med_names, types, strict=True):
@@ -487,7 +532,8 @@ def mediate(
         )
     settings = {
         "treatment": treatment, "reference": reference, "outcomes": out_names,
-        "mediators": med_names, "covariates": cov_names, "interaction": interaction,
+        "mediators": med_names, "covariates": cov_names, "mediator_covariates": own,
+        "interaction": interaction,
         "mediator_types": dict(zip(med_names, types, strict=True)), "boot": boot,
         "seed": seed, "ci": ci, "conf_level": level, "joint": joint,
         "interventional": interventional, "draws": draws, "sensitivity": sensitivity,

@@ -46,13 +46,21 @@ from resolve.stats.mmrm.covariance import Structure, _cor_link
 from resolve.stats.mmrm.design import ModelData
 from resolve.stats.mmrm.df import FitInfo, register_df
 
-__all__ = ["KenwardRoger", "kr_components", "kr_df"]
+__all__ = ["KenwardRoger", "kr_adjustment", "kr_components", "kr_df"]
 
 Array = NDArray[np.float64]
+
+#: Structures whose SAS parametrisation is linear in the covariance entries (their
+#: second derivatives in it are zero, so the ``R`` term of full KR is zero).
+SAS_LINEAR = frozenset({"us", "cs", "toep"})
 
 
 def kr_components(data: ModelData, theta: Array, *, second: bool = True) -> tuple[Array, ...]:
     """The matrices ``P`` ``(K, p, p)``, ``Q`` ``(K, K, p, p)`` and ``R`` ``(K, K, p, p)``.
+
+    The reference form of the sums (kept for tests and small models);
+    :func:`kr_adjustment` computes the weighted sums KR needs without forming
+    ``Q`` and ``R``.
 
     Parameters
     ----------
@@ -93,6 +101,49 @@ def kr_components(data: ModelData, theta: Array, *, second: bool = True) -> tupl
         qkl.reshape(k, k, p, p),
         rkl.reshape(k, k, p, p),
     )
+
+
+def kr_adjustment(
+    data: ModelData, theta: Array, w: Array, *, second: bool = True
+) -> tuple[Array, Array, Array]:
+    """``P``, ``sum_kl W_kl Q_kl`` and ``sum_kl W_kl R_kl``, pattern by pattern.
+
+    Every weighted sum is one ``m x m`` matrix per visit pattern: with ``A`` the
+    pattern's embedded inverse,
+    ``sum_kl W_kl X'A V_k A V_l A X = X' A (sum_k V_k A U_k) A X``,
+    ``U_k = sum_l W_kl V_l``, and ``sum_kl W_kl R_kl = X' A (sum_kl W_kl V_kl) A X``;
+    each then costs one product with the pattern's Gram matrix. This replaces
+    the ``K^2 m^2 p^2`` work per pattern of :func:`kr_components` by
+    ``K m^3 + K m^2 p^2`` (the ``P`` matrices), the same sums in another order.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``P`` ``(K, p, p)``, ``sum W Q`` ``(p, p)``, ``sum W R`` ``(p, p)`` (zero
+        unless ``second``).
+    """
+    cov = data.cov_model
+    s, ds, d2s = cov.evaluate(theta, order=2 if second else 1)
+    qpat = embedded_inverses(data, s)
+    grams = pattern_grams(data)
+    k = ds.shape[1]
+    p = data.xf.shape[2]
+    m = cov.m
+    weighted = np.einsum("kl,ulab->ukab", w, ds)  # U_k per covariance unit
+    wr = None if d2s is None else np.einsum("kl,uklab->uab", w, d2s)
+    pk = np.zeros((k, p * p))
+    wq = np.zeros(p * p)
+    wrs = np.zeros(p * p)
+    for j, gram in enumerate(grams):
+        u = int(data.unit_of_pattern[j])
+        a = qpat[j]
+        b = a @ ds[u] @ a  # (K, m, m): V^-1 V_k V^-1
+        pk -= b.reshape(k, m * m) @ gram
+        inner = np.einsum("kab,kbc->ac", b, weighted[u])  # sum_k A V_k A U_k
+        wq += (inner @ a).ravel() @ gram
+        if wr is not None:
+            wrs += (a @ wr[u] @ a).ravel() @ gram
+    return pk.reshape(k, p, p), wq.reshape(p, p), wrs.reshape(p, p)
 
 
 def _sas_scale(structure: Structure, theta: Array, m: int) -> Array:
@@ -192,16 +243,21 @@ class KenwardRoger:
         theta = np.asarray(info.theta, dtype=np.float64)
         phi = info.vcov
         w = info.theta_vcov
-        pk, qkl, rkl = kr_components(data, theta, second=not linear)
-        adj = np.einsum("kl,klpq->pq", w, qkl)
-        adj -= np.einsum("kl,kpr,rs,lsq->pq", w, pk, phi, pk)
-        if not linear:
+        # R vanishes in SAS's parametrisation when it is linear (UN, CS, TOEP): then
+        # DDFM=KR is DDFM=KR(LINEAR) exactly (SAS's listings agree), so skip the work
+        second = not linear and data.cov_model.structure.name not in SAS_LINEAR
+        pk, wq, wr = kr_adjustment(data, theta, w, second=second)
+        # sum_kl W_kl P_k Phi P_l = sum_k (P_k Phi) (sum_l W_kl P_l)
+        wp = np.einsum("kl,lpq->kpq", w, pk)
+        adj = wq - np.einsum("kpr,krq->pq", pk @ phi, wp)
+        if second:
             gmat, hess = _reparam_derivatives(data, theta)
             # d Sigma / d psi_c = sum_k d Sigma / d theta_k (G^-1)[k, c];
-            # R1_c = X' V^-1 (d Sigma / d psi_c) V^-1 X
+            # R1_c = X' V^-1 (d Sigma / d psi_c) V^-1 X; in psi, R_kl gains
+            # - sum_c H[c, k, l] R1_c, so sum_kl W_kl R_kl(psi) is
             r1_psi = np.einsum("kc,kpq->cpq", np.linalg.inv(gmat), -pk)
-            r_psi = rkl - np.einsum("ckl,cpq->klpq", hess, r1_psi)
-            adj -= 0.25 * np.einsum("kl,klpq->pq", w, r_psi)
+            h = np.einsum("kl,ckl->c", w, hess)
+            adj -= 0.25 * (wr - np.einsum("c,cpq->pq", h, r1_psi))
         vcov = phi + 2.0 * phi @ adj @ phi
         self.vcov: Array = np.asarray(0.5 * (vcov + vcov.T), dtype=np.float64)
         self.vcov_unadjusted = phi

@@ -1,0 +1,136 @@
+"""Time every covariance structure and df method on bcva, beside R mmrm (issue 15).
+
+bcva (``tests/reference/sas/bcva_data.csv``: 1000 subjects x 10 visits, the R mmrm
+example) with ``BCVA_CHG ~ BCVA_BL + RACE + ARMCD * AVISIT``: a fit plus its coefficient
+table (``mmrm(...)`` then ``to_frame()``), per structure with Satterthwaite df, and for
+``us`` with Kenward-Roger and KR-linear. Also the small-data case (``ar1``, 1000
+subjects x 4 visits: bcva's first four visits). Each case: one warm-up, then ``--runs``
+timed runs; the median. Speed relative to ``us`` (Satterthwaite) is the goal's measure
+(every structure <= 2x ``us``).
+
+With ``--r`` and R's ``mmrm`` installed, the same fits (``mmrm::mmrm`` then
+``summary()``, which computes the coefficient table) are timed by ``Rscript`` in the
+same session, interleaved case by case with ours, so both see the same machine.
+
+    .venv/bin/python benchmarks/bench_mmrm_structures.py [--runs 7] [--r]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from resolve.stats import mmrm
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "reference" / "sas" / "bcva_data.csv"
+FORMULA = "BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT"
+STRUCTURES = ("us", "cs", "csh", "ar1", "ar1h", "toep", "toeph", "ad", "adh", "ri")
+#: our structure -> R mmrm's covariance term (None: R mmrm has no such structure)
+R_COV = {"us": "us", "cs": "cs", "csh": "csh", "ar1": "ar1", "ar1h": "ar1h", "toep": "toep",
+         "toeph": "toeph", "ad": "ad", "adh": "adh", "ri": None}  # fmt: skip
+R_DF = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger",
+        "kenward-roger-linear": "Kenward-Roger-Linear"}  # fmt: skip
+
+R_SCRIPT = r"""
+suppressMessages(library(mmrm))
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1])
+d$AVISIT <- factor(d$AVISIT, levels = unique(d$AVISIT[order(d$VISITN)]))
+d$USUBJID <- factor(d$USUBJID); d$ARMCD <- factor(d$ARMCD); d$RACE <- factor(d$RACE)
+cov <- args[2]; method <- args[3]; runs <- as.integer(args[4])
+f <- as.formula(paste("BCVA_CHG ~ BCVA_BL + RACE + ARMCD * AVISIT +", cov, "(AVISIT | USUBJID)"))
+one <- function() { fit <- mmrm(f, data = d, method = method); invisible(summary(fit)) }
+one()
+times <- sapply(seq_len(runs), function(i) system.time(one())[["elapsed"]])
+cat(median(times), "\n")
+"""
+
+
+def _median(fn: Callable[[], object], runs: int) -> float:
+    fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _r_time(csv: Path, cov: str, df: str, runs: int, script: Path) -> float | None:
+    try:
+        out = subprocess.run(
+            ["Rscript", str(script), str(csv), cov, R_DF[df], str(runs)],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return float(out.stdout.split()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--r", action="store_true", help="also time R mmrm (Rscript)")
+    parser.add_argument("--r-runs", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    bcva = pd.read_csv(DATA)
+    small = bcva[bcva["AVISIT"].isin(sorted(bcva["AVISIT"].unique(), key=lambda v: int(
+        str(v).replace("VIS", "") or 0))[:4])]  # fmt: skip
+    cases: list[tuple[str, pd.DataFrame, str, str]] = [
+        (f"bcva {c}, Satterthwaite", bcva, c, "satterthwaite") for c in STRUCTURES
+    ]
+    cases += [
+        ("bcva us, Kenward-Roger", bcva, "us", "kenward-roger"),
+        ("bcva us, KR-linear", bcva, "us", "kenward-roger-linear"),
+        ("bcva ar1, Kenward-Roger", bcva, "ar1", "kenward-roger"),
+        ("bcva 1000 x 4, ar1, Satterthwaite", small, "ar1", "satterthwaite"),
+    ]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "time.R"
+        script.write_text(R_SCRIPT)
+        for label, data, cov, df in cases:
+            csv = Path(tmp) / f"{len(data)}.csv"
+            if not csv.exists():
+                data.to_csv(csv, index=False)
+
+            def fit(data: pd.DataFrame = data, cov: str = cov, df: str = df) -> object:
+                res = mmrm(FORMULA, data, subject="USUBJID", visit="AVISIT", cov=cov, df=df)
+                return res.to_frame()
+
+            ours = _median(fit, args.runs)
+            r_cov = R_COV[cov]
+            theirs = _r_time(csv, r_cov, df, args.r_runs, script) if args.r and r_cov else None
+            rows.append(
+                {"case": label, "cov": cov, "df": df, "resolve_s": ours, "r_mmrm_s": theirs}
+            )
+            print(f"{label:40s} {ours:8.3f} s" + (f"   R mmrm {theirs:8.3f} s" if theirs else ""),
+                  flush=True)  # fmt: skip
+    us = next(r["resolve_s"] for r in rows if r["case"] == "bcva us, Satterthwaite")
+    print(f"\n{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M')}")
+    print("| case | resolve (s) | x `us` | R mmrm (s) | R / resolve |\n|---|---:|---:|---:|---:|")
+    for r in rows:
+        ratio = f"{r['r_mmrm_s'] / r['resolve_s']:.1f}" if r["r_mmrm_s"] else ""
+        r_s = f"{r['r_mmrm_s']:.3f}" if r["r_mmrm_s"] else "n/a"
+        print(
+            f"| {r['case']} | {r['resolve_s']:.3f} | {r['resolve_s'] / us:.2f} | {r_s} | {ratio} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
