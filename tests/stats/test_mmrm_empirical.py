@@ -142,3 +142,17 @@ def test_sandwich_properties(fev: pd.DataFrame) -> None:
     )
     np.testing.assert_allclose(fit2._df.vcov, fit._df.vcov, rtol=1e-7)
     assert fit.anova().shape[0] == 2
+
+
+def test_intercept_df_follows_sas_or_r_mmrm(fev: pd.DataFrame) -> None:
+    # golden: tests/reference/sas/empirical/empirical_us.txt: SAS's between-within df for
+    # the intercept is the between-subject df, 195 = 197 subjects - 2 between columns;
+    # R mmrm's "Between-Within" gives it the within-subject df, 537 - 197 - 0 = 340
+    kw = {"subject": "USUBJID", "visit": "AVISIT", "cov": "us"}
+    for df in ("empirical", "between-within"):
+        sas = mmrm("FEV1 ~ ARMCD", fev, df=df, **kw).to_frame().set_index("term")
+        r = mmrm("FEV1 ~ ARMCD", fev, df=df, convention="mmrm", **kw).to_frame()
+        r = r.set_index("term")
+        assert sas.loc["(Intercept)", "df"] == 195 and sas.loc["ARMCDTRT", "df"] == 195
+        assert r.loc["(Intercept)", "df"] == 340 and r.loc["ARMCDTRT", "df"] == 195
+        assert r.loc["(Intercept)", "std_error"] == sas.loc["(Intercept)", "std_error"]

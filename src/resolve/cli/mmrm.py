@@ -79,6 +79,14 @@ def mmrm_command(
             "Default: natural order of the labels (numbers by value), stated in the output.",
         ),
     ] = None,
+    convention: Annotated[
+        str,
+        typer.Option(
+            "--convention",
+            help="Where SAS and R mmrm differ (Kenward-Roger's second-order term, the "
+            "intercept's between-within df): sas (default) or mmrm.",
+        ),
+    ] = "sas",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Fit an MMRM (SAS PROC MIXED REPEATED / R mmrm) and print the result.
@@ -105,6 +113,7 @@ def mmrm_command(
         weights=weights,
         coordinates=coordinates or None,
         visit_order=order,
+        convention=convention,
     )
     if as_json:
         full = result.to_dict()

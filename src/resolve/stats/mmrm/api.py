@@ -31,6 +31,7 @@ def make_spec(
     coordinates: str | Sequence[str] | None = None,
     conf_level: float = 0.95,
     visit_order: Sequence[str] | None = None,
+    convention: str = "sas",
 ) -> MMRMSpec:
     """Validate the scalar options of a fit and return its frozen :class:`MMRMSpec`."""
     if coordinates is None:
@@ -64,6 +65,7 @@ def make_spec(
         coordinates=coords,
         conf_level=level,
         visit_order=order,
+        convention=convention,
     )
     if not get_structure(spec.cov).spatial and coords:
         raise DataValidationError(
@@ -87,6 +89,7 @@ def mmrm(
     conf_level: float = 0.95,
     visit_order: Sequence[str] | None = None,
     control: FitControl | None = None,
+    convention: str = "sas",
 ) -> MMRMResult:
     """Fit a mixed model for repeated measures (marginal model, structured covariance).
 
@@ -145,6 +148,14 @@ def mmrm(
         column and nothing else.
     control : FitControl, optional
         Optimiser settings.
+    convention : {"sas", "mmrm"}
+        Where SAS PROC MIXED and R mmrm differ, which to reproduce (default SAS):
+        ``kenward-roger``'s second-order term (SAS evaluates it in its own
+        covariance parameters, R mmrm in the unconstrained ones, which this
+        package shares with R mmrm), and the intercept's df under
+        ``between-within`` and ``empirical`` (SAS: between-subject; R mmrm:
+        within-subject). Other methods do not depend on it. See docs/mmrm.md,
+        "Parity with SAS and R mmrm".
 
     Returns
     -------
@@ -182,6 +193,7 @@ def mmrm(
         coordinates=coordinates,
         conf_level=conf_level,
         visit_order=visit_order,
+        convention=convention,
     )
     level = spec.conf_level
     with limit_blas_threads(1):

@@ -220,12 +220,14 @@ def mmrm_batch(
     warm_start: bool = True,
     keep_results: bool = False,
     n_jobs: int = 1,
+    convention: str = "sas",
 ) -> BatchResult:
     """Fit the same MMRM to many data sets, e.g. simulated trials.
 
     Parameters
     ----------
     formula, subject, visit, cov, group, method, df, weights, conf_level, visit_order, control
+    convention
         As :func:`resolve.stats.mmrm` (``coordinates`` are not supported here).
         Level orders are decided per replicate by the same rules; pass
         ``visit_order`` (or Categorical columns) to fix them for every replicate.
@@ -276,6 +278,7 @@ def mmrm_batch(
         weights=weights,
         conf_level=conf_level,
         visit_order=visit_order,
+        convention=convention,
     )
     level = spec.conf_level
     if get_structure(spec.cov).spatial:

@@ -62,6 +62,8 @@ class FitInfo:
     model: Any = None
     theta: Array | None = None
     reml: bool = True
+    #: "sas" or "mmrm" (:data:`resolve.stats.mmrm.spec.CONVENTIONS`)
+    convention: str = "sas"
 
 
 class DfMethod(Protocol):
@@ -150,7 +152,8 @@ class Residual:
 
 
 class BetweenWithin:
-    """SAS ``DDFM=BETWITHIN`` as in mmrm (see module docstring)."""
+    """SAS ``DDFM=BETWITHIN`` (intercept: between-subject df) or, with the ``mmrm``
+    convention, R mmrm's "Between-Within" (intercept: within-subject df)."""
 
     name = "between-within"
 
@@ -172,10 +175,13 @@ class BetweenWithin:
         n_within = int((self.kinds == "within").sum())
         self.ddf_between = float(n_s - n_between - n_int)
         self.ddf_within = float(info.n_obs - n_s - n_within)
+        # the intercept is constant within subjects: SAS gives it the between-subject
+        # df (empirical_us.txt: 195 = 197 subjects - 2), R mmrm the within-subject df
+        self.intercept_df = self.ddf_within if info.convention == "mmrm" else self.ddf_between
 
     def _df(self, involved: NDArray[np.bool_]) -> float:
-        kinds = self.kinds[involved]
-        dfs = [self.ddf_between if k == "between" else self.ddf_within for k in kinds]
+        table = {"between": self.ddf_between, "intercept": self.intercept_df}
+        dfs = [table.get(str(k), self.ddf_within) for k in self.kinds[involved]]
         return float(min(dfs)) if dfs else self.ddf_within
 
     def df_1d(self, c: Array) -> float:

@@ -13,11 +13,10 @@ Degrees of freedom follow what SAS reports for ``EMPIRICAL`` without a
 within every subject (including the intercept) gets the between-subject df
 ``n_subjects - n_between_columns``; any other coefficient the within-subject df
 ``n_obs - n_subjects - n_within_columns``; a contrast gets the smallest df of
-the coefficients it involves.  This differs from R mmrm, which pairs the
-empirical covariance with a Satterthwaite-type df, and from this package's
-``between-within`` method, which follows mmrm in giving the intercept the
-within-subject df.  SAS's further split of the within-subject df among several
-within-subject effects is not replicated.
+the coefficients it involves.  With ``convention="mmrm"`` the intercept gets the
+within-subject df, as R mmrm's ``method = "Between-Within", vcov = "Empirical"``
+(the same rule as ``between-within``).  SAS's further split of the
+within-subject df among several within-subject effects is not replicated.
 """
 
 from __future__ import annotations
@@ -83,11 +82,16 @@ class Empirical:
         self.within = within
         self.ddf_between = float(info.n_subjects - int((~within).sum()))
         self.ddf_within = float(info.n_obs - info.n_subjects - int(within.sum()))
+        # R mmrm (method "Between-Within", vcov "Empirical") gives the intercept the
+        # within-subject df; SAS the between-subject df
+        self.intercept = np.asarray(info.has_intercept, dtype=bool)
+        self.mmrm = info.convention == "mmrm"
 
     def _df(self, involved: NDArray[np.bool_]) -> float:
         if not involved.any():
             return self.ddf_within
-        dfs = np.where(self.within[involved], self.ddf_within, self.ddf_between)
+        within = self.within | (self.intercept & self.mmrm)
+        dfs = np.where(within[involved], self.ddf_within, self.ddf_between)
         return float(dfs.min())
 
     def df_1d(self, c: Array) -> float:

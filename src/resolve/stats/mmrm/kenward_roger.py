@@ -30,6 +30,13 @@ Two variants are registered:
     ``"Kenward-Roger-Linear"``: ``R = 0``.  This variant does not depend on the
     parametrisation (at the optimum ``W`` transforms as a tensor).
 
+With ``convention="mmrm"`` the ``R`` term of ``kenward-roger`` is evaluated in
+the unconstrained parameters ``theta`` themselves, which this package shares
+with R mmrm (e.g. ``us``: log standard deviations and the below-diagonal entries
+of a unit lower-triangular factor): R mmrm's ``"Kenward-Roger"``, which for
+``us`` differs from SAS's (R mmrm's documentation recommends KR-linear to match
+SAS).
+
 Degrees of freedom are the same for both variants.  SAS also allows KR with ML;
 so does this module (R mmrm refuses).
 """
@@ -245,12 +252,15 @@ class KenwardRoger:
         w = info.theta_vcov
         # R vanishes in SAS's parametrisation when it is linear (UN, CS, TOEP): then
         # DDFM=KR is DDFM=KR(LINEAR) exactly (SAS's listings agree), so skip the work
-        second = not linear and data.cov_model.structure.name not in SAS_LINEAR
+        mmrm_r = info.convention == "mmrm"  # R mmrm: R in the unconstrained theta
+        second = not linear and (mmrm_r or data.cov_model.structure.name not in SAS_LINEAR)
         pk, wq, wr = kr_adjustment(data, theta, w, second=second)
         # sum_kl W_kl P_k Phi P_l = sum_k (P_k Phi) (sum_l W_kl P_l)
         wp = np.einsum("kl,lpq->kpq", w, pk)
         adj = wq - np.einsum("kpr,krq->pq", pk @ phi, wp)
-        if second:
+        if second and mmrm_r:
+            adj -= 0.25 * wr
+        elif second:
             gmat, hess = _reparam_derivatives(data, theta)
             # d Sigma / d psi_c = sum_k d Sigma / d theta_k (G^-1)[k, c];
             # R1_c = X' V^-1 (d Sigma / d psi_c) V^-1 X; in psi, R_kl gains

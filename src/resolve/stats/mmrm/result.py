@@ -279,6 +279,7 @@ class MMRMResult(Result):
             model=self.data,
             theta=self.theta,
             reml=self.method == "reml",
+            convention=str(getattr(self.data.spec, "convention", "sas")),
         )
 
     @cached_property
@@ -565,6 +566,7 @@ class MMRMResult(Result):
                 "covariance_structure": self.spec.cov,
                 "method": self.method,
                 "df_method": self.df_method,
+                "convention": self.spec.convention,
                 "conf_level": self.conf_level,
                 "converged": self.converged,
                 "loglik": self.loglik,
@@ -608,7 +610,8 @@ class MMRMResult(Result):
             f"({spec.cov}, {self.n_theta} variance parameters)"
             + (f", by {spec.group}" if spec.group else ""),
             f"Subject:     {spec.subject}   Visit: {spec.visit}",
-            f"Method:      {self.method.upper()}   Degrees of freedom: {self.df_method}",
+            f"Method:      {self.method.upper()}   Degrees of freedom: {self.df_method}"
+            + (" (R mmrm convention)" if spec.convention == "mmrm" else ""),
             f"Data:        {self.n_subjects} subjects, {self.n_obs} observations",
             *(
                 f"Levels:      {line}" if i == 0 else f"             {line}"

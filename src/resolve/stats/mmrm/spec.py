@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from resolve._validation import OneOf
 
-__all__ = ["COVARIANCES", "DF_METHODS", "METHODS", "MMRMSpec"]
+__all__ = ["CONVENTIONS", "COVARIANCES", "DF_METHODS", "METHODS", "MMRMSpec"]
 
 COVARIANCES: tuple[str, ...] = (
     "us",
@@ -24,6 +24,9 @@ COVARIANCES: tuple[str, ...] = (
     "ri",
 )
 METHODS: tuple[str, ...] = ("reml", "ml")
+#: Where SAS PROC MIXED and R mmrm compute the same method differently (docs/mmrm.md,
+#: "Parity"): follow SAS (the default) or R mmrm.
+CONVENTIONS: tuple[str, ...] = ("sas", "mmrm")
 DF_METHODS: tuple[str, ...] = (
     "satterthwaite",
     "kenward-roger",
@@ -62,6 +65,12 @@ class MMRMSpec:
         Declared order of the visit labels (used for the covariance structure
         and the visit factor); None to take the categories of a pandas
         Categorical visit column, else the natural order of the labels.
+    convention : {"sas", "mmrm"}
+        Which reference to follow where SAS and R mmrm differ: the second-order
+        term of ``kenward-roger`` (SAS: in SAS's covariance parameters; mmrm: in
+        the unconstrained ``theta``) and the intercept's df under
+        ``between-within`` and ``empirical`` (SAS: between-subject; mmrm:
+        within-subject).
     levels : dict
         Filled by :func:`resolve.stats.mmrm.design.build_design`: the level
         order of every categorical variable (first level = reference).
@@ -78,9 +87,11 @@ class MMRMSpec:
     coordinates: tuple[str, ...] = ()
     conf_level: float = 0.95
     visit_order: tuple[str, ...] | None = None
+    convention: str = "sas"
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         OneOf("cov", COVARIANCES)(self.cov)
         OneOf("method", METHODS)(self.method)
         OneOf("df", DF_METHODS)(self.df)
+        OneOf("convention", CONVENTIONS)(self.convention)
