@@ -355,15 +355,19 @@ class AnteDependence(_SdCorr):
 
     def corr(self, phi: Array, m: int) -> tuple[Array, Array]:
         rho, drho = _cor_link(phi)
+        # corr(i, j) = rho_j ... rho_{i-1} for i > j, built diagonal by diagonal
         r = np.eye(m)
+        rows = np.arange(m)
+        for lag in range(1, m):
+            i, j = rows[lag:], rows[: m - lag]
+            r[i, j] = r[i - 1, j] * rho[i - 1]
+        r = np.tril(r) + np.tril(r, -1).T
+        # d corr(i, j) / d phi_t = corr(i, t+1) corr(t, j) drho_t for j <= t < i
         dr = np.zeros((max(m - 1, 0), m, m))
-        for i in range(m):
-            for j in range(i):
-                seg = rho[j:i]
-                r[i, j] = r[j, i] = float(np.prod(seg))
-                for t in range(j, i):
-                    v = float(np.prod(np.delete(seg, t - j))) * drho[t]
-                    dr[t, i, j] = dr[t, j, i] = v
+        for t in range(m - 1):
+            low = np.outer(r[t + 1 :, t + 1], r[t, : t + 1]) * drho[t]
+            dr[t, t + 1 :, : t + 1] = low
+            dr[t, : t + 1, t + 1 :] = low.T
         return r, dr
 
     def rho_start(self, corr: Array, m: int) -> Array:
