@@ -134,3 +134,33 @@ def test_spatial_structures_are_refused(sims: pd.DataFrame, cov: str) -> None:
 def test_coordinates_need_a_spatial_structure(sims: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="only used with the spatial structures"):
         mmrm(FORMULA, sims[sims.rep == 0], cov="us", coordinates="rep", **KW)
+
+
+def test_workers_are_kept_warm_and_progress_is_reported(sims: pd.DataFrame) -> None:
+    from resolve.stats.mmrm import batch
+
+    batch.shutdown_workers()
+    terms = ["armTRT"]
+    seen: list[tuple[int, int]] = []
+    first = mmrm_batch(FORMULA, sims, replicate="rep", terms=terms, n_jobs=2,
+                       progress=lambda d, t: seen.append((d, t)), **KW)  # fmt: skip
+    n = sims.rep.nunique()
+    assert seen and seen[-1] == (n, n) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    pool = batch._POOLS[2]
+    pids = {p.pid for p in pool._processes.values()}  # the kept workers
+    again = mmrm_batch(FORMULA, sims, replicate="rep", terms=terms, n_jobs=2, **KW)
+    assert batch._POOLS[2] is pool and {p.pid for p in pool._processes.values()} == pids
+    pd.testing.assert_frame_equal(first.to_frame(), again.to_frame())
+    # a killed worker is replaced: the next call starts a fresh pool and still succeeds
+    for proc in list(pool._processes.values()):
+        proc.kill()
+        proc.join()
+    third = mmrm_batch(FORMULA, sims, replicate="rep", terms=terms, n_jobs=2, **KW)
+    pd.testing.assert_frame_equal(first.to_frame(), third.to_frame())
+    batch.shutdown_workers()
+    assert not batch._POOLS
+    # serial runs report progress too, task by task
+    seen.clear()
+    mmrm_batch(FORMULA, sims, replicate="rep", terms=terms,
+               progress=lambda d, t: seen.append((d, t)), **KW)  # fmt: skip
+    assert seen[-1] == (n, n)

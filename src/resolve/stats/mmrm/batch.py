@@ -17,8 +17,10 @@ estimates and the reason in ``message``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import atexit
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +39,7 @@ from resolve.stats.mmrm.fit import FitControl, fit_model
 from resolve.stats.mmrm.result import COLUMNS, MMRMResult
 from resolve.stats.mmrm.spec import MMRMSpec
 
-__all__ = ["BatchResult", "mmrm_batch"]
+__all__ = ["BatchResult", "mmrm_batch", "shutdown_workers"]
 
 Array = NDArray[np.float64]
 FIT_COLUMNS = ["replicate", "converged", "loglik", "n_subjects", "n_obs", "iterations", "message"]
@@ -122,6 +124,11 @@ class _Chunk:
     results: dict[Any, MMRMResult | None] = field(default_factory=dict)
     all_names: list[str] | None = None
 
+    def combine(self) -> None:
+        """Concatenate the replicates' rows once, in the worker, when none failed."""
+        if len(self.rows) > 1 and all("term" in r.columns for r in self.rows):
+            self.rows = [pd.concat(self.rows, ignore_index=True)]
+
 
 @dataclass(frozen=True)
 class _ChunkTask:
@@ -141,6 +148,7 @@ class _ChunkTask:
         with limit_blas_threads(1):
             for key, frame in parts:
                 previous = self._one(key, frame, previous, out)
+        out.combine()
         return out
 
     def _one(
@@ -201,6 +209,38 @@ class _ChunkTask:
         return theta if report.converged else previous
 
 
+#: Warm worker pools kept between calls, by size (``keep_workers=True``).
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+#: Replicates per task sent to a worker: progress is reported per task, warm starts
+#: restart at task boundaries.
+TASK_SIZE = 50
+
+
+def _worker_pool(workers: int, keep: bool) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes (the platform's default start method, as before
+    pools were kept); kept for the next call when ``keep``."""
+    pool = _POOLS.get(workers) if keep else None
+    if pool is None:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        if keep:
+            if not _POOLS:
+                atexit.register(shutdown_workers)
+            _POOLS[workers] = pool
+    return pool
+
+
+def shutdown_workers() -> None:
+    """Stop the worker processes :func:`mmrm_batch` keeps between calls.
+
+    Examples
+    --------
+    >>> shutdown_workers()  # nothing to stop: fine
+    """
+    for pool in _POOLS.values():
+        pool.shutdown(cancel_futures=True)
+    _POOLS.clear()
+
+
 def mmrm_batch(
     formula: str,
     datasets: pd.DataFrame | Sequence[pd.DataFrame],
@@ -221,6 +261,8 @@ def mmrm_batch(
     keep_results: bool = False,
     n_jobs: int = 1,
     convention: str = "sas",
+    keep_workers: bool = True,
+    progress: Callable[[int, int], object] | None = None,
 ) -> BatchResult:
     """Fit the same MMRM to many data sets, e.g. simulated trials.
 
@@ -250,6 +292,14 @@ def mmrm_batch(
         the replicates are split into contiguous chunks fitted in parallel;
         every replicate's result is the same as in a serial run up to the
         optimiser's precision (warm starts differ at chunk boundaries).
+    keep_workers : bool
+        With ``n_jobs > 1``, keep the worker processes (with resolve imported)
+        for the next call, so a simulation study that calls
+        ``mmrm_batch`` repeatedly pays their start-up once; they stop at exit
+        or with :func:`shutdown_workers`. ``False`` stops them after the call.
+    progress : callable(done, total), optional
+        Called after every task of about ``TASK_SIZE`` replicates (and once at
+        the end) with the number of replicates fitted so far.
 
     Returns
     -------
@@ -287,14 +337,37 @@ def mmrm_batch(
     wanted = None if terms is None else list(terms)
     jobs = int(Interval("n_jobs", 1, None)(n_jobs))
     task = _ChunkTask(spec, method == "reml", control, wanted, warm_start, keep_results, level)
-    if jobs == 1 or len(parts) < 2 * jobs:
-        chunks = [task(parts)]
+    total = len(parts)
+    n_tasks = max(jobs, -(-total // TASK_SIZE))
+    # Contiguous pieces keep warm starts useful; results come back in order.
+    bounds = np.linspace(0, total, n_tasks + 1).astype(int)
+    pieces = [parts[bounds[j] : bounds[j + 1]] for j in range(n_tasks) if bounds[j + 1] > bounds[j]]
+    chunks: list[_Chunk] = []
+    done = 0
+    if jobs == 1 or total < 2 * jobs:
+        for piece in pieces:
+            chunks.append(task(piece))
+            done += len(piece)
+            if progress is not None:
+                progress(done, total)
     else:
-        # Contiguous chunks keep warm starts useful; results come back in order.
-        bounds = np.linspace(0, len(parts), jobs + 1).astype(int)
-        pieces = [parts[bounds[j] : bounds[j + 1]] for j in range(jobs)]
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            chunks = list(pool.map(task, pieces))
+        for attempt in (0, 1):
+            pool = _worker_pool(jobs, keep_workers)
+            try:
+                chunks, done = [], 0
+                for piece, chunk in zip(pieces, pool.map(task, pieces), strict=True):
+                    chunks.append(chunk)
+                    done += len(piece)
+                    if progress is not None:
+                        progress(done, total)
+                break
+            except BrokenProcessPool:  # a kept worker died (e.g. killed): start afresh once
+                _POOLS.pop(jobs, None)
+                if attempt:
+                    raise
+            finally:
+                if not keep_workers:
+                    pool.shutdown()
     rows = [r for c in chunks for r in c.rows]
     fit_rows = [r for c in chunks for r in c.fit_rows]
     results: dict[Any, MMRMResult | None] = {}
