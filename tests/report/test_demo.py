@@ -40,6 +40,10 @@ def test_demo_writes_report_and_prints_tables(
     for name in ("table1.csv", "responders.csv", "responders.json", "summary.txt"):
         assert (out / name).is_file(), name
     assert "Results in plain language" in html
+    # notes are printed as text: "[mediation]" is not swallowed as console markup
+    assert "note: causal mediation ([mediation]): the analysed trial has no mediator" in " ".join(
+        text.split()
+    )
 
 
 def test_demo_simulates_with_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -77,6 +77,11 @@ def test_figures_path_diagrams_forest_and_sensitivity(
 ) -> None:
     for key in ("fig-mediation-forest", "fig-mediation-paths-pain", "fig-mediation-paths-rmdq"):
         assert f'aria-labelledby="{key}-title' in section, key
+    # the forest plot's dotted total is the joint model's total effect, as in the table
+    te = best_rows(mediation.result.effects).query(
+        "outcome == 'pain' and mediator == 'joint' and effect == 'te'"
+    )
+    assert f"total {float(te['estimate'].iloc[0]):.2f}".replace("-", "\u2212") in section
     pairs = sensitivity_pairs(mediation.result.sensitivity)
     assert pairs and 'aria-labelledby="fig-mediation-sensitivity-title' in section
     # every mediator has its panel: its label is in the path figure's description

@@ -234,7 +234,7 @@ def _print_tables(console: Console, analysis: TrialAnalysis) -> None:
     if analysis.mediation is not None:
         console.print(_mediation_lines(analysis), markup=False, highlight=False)
     for note in analysis.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", markup=False, highlight=False)
 
 
 #: Seed of the simulated trial with mediators that the bundled-trial demo reports on

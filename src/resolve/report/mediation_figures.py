@@ -247,6 +247,8 @@ def indirect_forest_figure(
                     tick.set_fontweight("bold")
             ax.axvline(0, color="#555555", linewidth=0.7, linestyle=(0, (4, 2)))
             te = rows[(rows["outcome"] == o) & (rows["effect"] == "te")]
+            if (te["mediator"] == "joint").any():  # the joint model's total, as in the table
+                te = te[te["mediator"] == "joint"]
             if not te.empty:
                 total = float(te.iloc[0]["estimate"])
                 ax.axvline(total, color=INK, linewidth=0.7, linestyle=":")
