@@ -28,6 +28,7 @@ What is meaningful to compare:
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ import pytest
 from sas_listing import SasListing
 from scipy import optimize
 
-from resolve.errors import ConvergenceError
+from resolve.errors import ConvergenceError, DataValidationError
 from resolve.stats import mmrm
 from resolve.stats.mmrm.design import build_design
 from resolve.stats.mmrm.fit import ConvergenceReport, start_values
@@ -133,3 +134,24 @@ def test_optimum_is_on_the_singular_boundary(method: str, fev: pd.DataFrame, sha
     sigma = data.cov_model.evaluate(res.x, order=1)[0][0]
     eig = np.linalg.eigvalsh(sigma)
     assert eig[0] / eig[-1] < 1e-4
+
+
+def test_unidentifiable_covariances_are_refused_at_once() -> None:
+    # visits A, B, C: half the subjects have A and B, half B and C; nobody has A and C
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(60):
+        for v in ("A", "B") if i < 30 else ("B", "C"):
+            rows.append({"id": i, "visit": v, "arm": "T" if i % 2 else "C", "y": rng.normal()})
+    data = pd.DataFrame(rows)
+    start = time.perf_counter()
+    with pytest.raises(DataValidationError, match="no subject has outcomes at both 'A' and 'C'"):
+        mmrm("y ~ arm + visit", data, subject="id", visit="visit", cov="us")
+    assert time.perf_counter() - start < 5
+    # a structure that links A and C through B is identified and fits
+    fit = mmrm("y ~ arm + visit", data, subject="id", visit="visit", cov="adh")
+    assert fit.converged
+    # a heterogeneous structure needs every visit in every group
+    lone = data[~((data["arm"] == "T") & (data["visit"] == "C"))]
+    with pytest.raises(DataValidationError, match="group arm = 'T' has an outcome at visit 'C'"):
+        mmrm("y ~ visit", lone, subject="id", visit="visit", cov="ar1h", group="arm")

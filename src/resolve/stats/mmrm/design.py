@@ -414,6 +414,48 @@ def _visit_codes(s: pd.Series, spec: MMRMSpec) -> tuple[IntArray, tuple[str, ...
     return remap[codes], new, source
 
 
+def _check_visits_covered(
+    cov: str,
+    visits: tuple[str, ...],
+    group_levels: tuple[str, ...],
+    group_of_subject: IntArray,
+    pattern_of_subject: IntArray,
+    pattern_slots: list[IntArray],
+    group: str | None,
+) -> None:
+    """Refuse at once a covariance whose parameters the data cannot identify.
+
+    Every structure with a variance per visit needs each visit observed (in each
+    group); ``us`` also needs, for every pair of visits, a subject observed at
+    both (its covariance is otherwise free: the fit would search a flat
+    likelihood until the iteration limit, minutes for many visits).
+    """
+    m = len(visits)
+    for g, level in enumerate(group_levels):
+        pats = pattern_of_subject[group_of_subject == g]
+        together = np.zeros((m, m), dtype=np.int64)
+        for j, count in zip(*np.unique(pats, return_counts=True), strict=True):
+            slots = pattern_slots[int(j)]
+            together[np.ix_(slots, slots)] += int(count)
+        where = f" in group {group} = {level!r}" if group is not None else ""
+        seen = np.diag(together)
+        if (seen == 0).any():
+            v = visits[int(np.flatnonzero(seen == 0)[0])]
+            raise DataValidationError(
+                f"cov={cov!r} has a variance for every visit, but no subject{where} has an "
+                f"outcome at visit {v!r}: drop that visit or use a homogeneous structure "
+                "(e.g. 'ar1', 'toep', 'cs')"
+            )
+        if cov == "us" and (together == 0).any():
+            j, k = (int(i) for i in np.argwhere(together == 0)[0])
+            raise DataValidationError(
+                f"cov='us' needs, for every pair of visits, a subject observed at both; no "
+                f"subject{where} has outcomes at both {visits[min(j, k)]!r} and "
+                f"{visits[max(j, k)]!r}, so their covariance cannot be estimated: use a "
+                "structured covariance (e.g. 'toeph', 'adh' or 'ar1h') or combine visits"
+            )
+
+
 def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     """Validate ``data`` against ``spec`` and build a :class:`ModelData`."""
     outcome, rhs_vars = _parse_formula(spec.formula)
@@ -607,6 +649,9 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
         unit_group_arr = np.arange(n_units, dtype=np.intp)
         unit_of_pattern = [k[0] for k in keys]
     del n_units
+    if structure.name in ("us", "csh", "toeph", "adh", "ar1h"):
+        _check_visits_covered(structure.name, visits, group_levels, group_of_subject,
+                              pattern_of_subject, pattern_slots, spec.group)  # fmt: skip
     cov_model = CovarianceModel(
         structure=structure,
         m=m,
