@@ -43,7 +43,11 @@ from sas_listing import SasListing
 
 from resolve.stats import MMRMResult, mmrm
 from resolve.stats.mmrm import kenward_roger as krm
+from resolve.stats.mmrm._blocks import embedded_inverses, pattern_grams
+from resolve.stats.mmrm.design import ModelData
 from resolve.stats.mmrm.likelihood import Likelihood
+
+Array = np.ndarray
 
 STRUCTURES = {
     "us": "us",
@@ -59,6 +63,53 @@ STRUCTURES = {
 SAS_STOPPED_EARLY = {"us", "csh", "adh"}
 FILES = [f"{pre}_{name}" for name in STRUCTURES for pre in ("kr", "kr1")]
 _FITS: dict[tuple[str, str], MMRMResult] = {}
+
+
+def _kr_components(data: ModelData, theta: Array, *, second: bool = True) -> tuple[Array, ...]:
+    """The matrices ``P`` ``(K, p, p)``, ``Q`` ``(K, K, p, p)`` and ``R`` ``(K, K, p, p)``.
+
+    The direct form of the sums, the reference for ``krm.kr_adjustment``, which
+    computes the weighted sums KR needs without forming ``Q`` and ``R``.
+
+    Parameters
+    ----------
+    data : ModelData
+        The design (weights already applied to ``xf``).
+    theta : ndarray, shape (K,)
+        Unconstrained variance parameters (all groups).
+    second : bool
+        Compute ``R`` (second derivatives); otherwise ``R`` is zero.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``P``, ``Q``, ``R`` in the parametrisation ``theta``.
+    """
+    cov = data.cov_model
+    s, ds, d2s = cov.evaluate(theta, order=2 if second else 1)
+    qpat = embedded_inverses(data, s)
+    grams = pattern_grams(data)
+    k = ds.shape[1]
+    p = data.xf.shape[2]
+    m = cov.m
+    pk = np.zeros((k, p * p))
+    qkl = np.zeros((k * k, p * p))
+    rkl = np.zeros((k * k, p * p))
+    for j, gram in enumerate(grams):
+        u = int(data.unit_of_pattern[j])
+        qp = qpat[j]
+        b = qp @ ds[u] @ qp  # (K, m, m): V^-1 V_k V^-1
+        pk -= b.reshape(k, m * m) @ gram
+        f = np.einsum("kab,lbc->klac", b, ds[u] @ qp)
+        qkl += f.reshape(k * k, m * m) @ gram
+        if d2s is not None:
+            r = qp @ d2s[u] @ qp
+            rkl += r.reshape(k * k, m * m) @ gram
+    return (
+        pk.reshape(k, p, p),
+        qkl.reshape(k, k, p, p),
+        rkl.reshape(k, k, p, p),
+    )
 
 
 def _tol(name: str) -> dict[str, float]:
@@ -285,7 +336,7 @@ def test_multi_df_contrasts_and_groups(fev: pd.DataFrame) -> None:
 )  # fmt: skip
 def test_pattern_sums_equal_the_reference_sums(cov: str, fev: pd.DataFrame) -> None:
     # kr_adjustment's per-pattern m x m matrices give the same weighted sums of Q and R
-    # (and the same P) as kr_components' K x K x p x p tensors, at a point away from the
+    # (and the same P) as _kr_components' K x K x p x p tensors, at a point away from the
     # optimum and with a random symmetric W, with groups where the structure allows them
     spatial = cov.startswith("sp_")
     fit = mmrm(
@@ -303,7 +354,7 @@ def test_pattern_sums_equal_the_reference_sums(cov: str, fev: pd.DataFrame) -> N
     k = theta.size
     root = rng.normal(size=(k, k))
     w = root @ root.T / k
-    pk, qkl, rkl = krm.kr_components(data, theta, second=True)
+    pk, qkl, rkl = _kr_components(data, theta, second=True)
     fast_p, wq, wr = krm.kr_adjustment(data, theta, w, second=True)
     scale = np.abs(qkl).max()
     np.testing.assert_allclose(fast_p, pk, rtol=1e-10, atol=1e-12 * np.abs(pk).max())

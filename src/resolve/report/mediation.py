@@ -10,7 +10,8 @@ import pandas as pd
 
 from resolve.analysis.result import TrialAnalysis
 from resolve.report import mediation_figures as mf
-from resolve.report.tables import _table, fmt_ci, fmt_num, scroll_box
+from resolve.report.html import _figure
+from resolve.report.tables import _table, fmt_ci, fmt_num
 
 __all__ = ["mediation_section"]
 
@@ -22,15 +23,6 @@ _METHOD_WORDS = {
     "mi-bca": "Rubin's rules over imputations, bootstrap variance",
     "mi-delta": "Rubin's rules over imputations, delta-method variance",
 }
-
-
-def _figure(svg: str, number: int, title: str, caption: str) -> str:
-    """The report's figure markup (as :mod:`resolve.report.html`)."""
-    return (
-        f'<figure>\n<div class="figscroll" {scroll_box(f"Figure {number}")}>{svg}</div>'
-        f"<figcaption><b>Figure {number}. {escape(title)}.</b> "
-        f"{caption}</figcaption>\n</figure>"
-    )
 
 
 def _cell(r: pd.Series | None, digits: int = 2) -> str:

@@ -53,61 +53,13 @@ from resolve.stats.mmrm.covariance import Structure, _cor_link
 from resolve.stats.mmrm.design import ModelData
 from resolve.stats.mmrm.df import FitInfo, register_df
 
-__all__ = ["KenwardRoger", "kr_adjustment", "kr_components", "kr_df"]
+__all__ = ["KenwardRoger", "kr_adjustment", "kr_df"]
 
 Array = NDArray[np.float64]
 
 #: Structures whose SAS parametrisation is linear in the covariance entries (their
 #: second derivatives in it are zero, so the ``R`` term of full KR is zero).
 SAS_LINEAR = frozenset({"us", "cs", "toep"})
-
-
-def kr_components(data: ModelData, theta: Array, *, second: bool = True) -> tuple[Array, ...]:
-    """The matrices ``P`` ``(K, p, p)``, ``Q`` ``(K, K, p, p)`` and ``R`` ``(K, K, p, p)``.
-
-    The reference form of the sums (kept for tests and small models);
-    :func:`kr_adjustment` computes the weighted sums KR needs without forming
-    ``Q`` and ``R``.
-
-    Parameters
-    ----------
-    data : ModelData
-        The design (weights already applied to ``xf``).
-    theta : ndarray, shape (K,)
-        Unconstrained variance parameters (all groups).
-    second : bool
-        Compute ``R`` (second derivatives); otherwise ``R`` is zero.
-
-    Returns
-    -------
-    tuple of ndarray
-        ``P``, ``Q``, ``R`` in the parametrisation ``theta``.
-    """
-    cov = data.cov_model
-    s, ds, d2s = cov.evaluate(theta, order=2 if second else 1)
-    qpat = embedded_inverses(data, s)
-    grams = pattern_grams(data)
-    k = ds.shape[1]
-    p = data.xf.shape[2]
-    m = cov.m
-    pk = np.zeros((k, p * p))
-    qkl = np.zeros((k * k, p * p))
-    rkl = np.zeros((k * k, p * p))
-    for j, gram in enumerate(grams):
-        u = int(data.unit_of_pattern[j])
-        qp = qpat[j]
-        b = qp @ ds[u] @ qp  # (K, m, m): V^-1 V_k V^-1
-        pk -= b.reshape(k, m * m) @ gram
-        f = np.einsum("kab,lbc->klac", b, ds[u] @ qp)
-        qkl += f.reshape(k * k, m * m) @ gram
-        if d2s is not None:
-            r = qp @ d2s[u] @ qp
-            rkl += r.reshape(k * k, m * m) @ gram
-    return (
-        pk.reshape(k, p, p),
-        qkl.reshape(k, k, p, p),
-        rkl.reshape(k, k, p, p),
-    )
 
 
 def kr_adjustment(
@@ -119,9 +71,10 @@ def kr_adjustment(
     pattern's embedded inverse,
     ``sum_kl W_kl X'A V_k A V_l A X = X' A (sum_k V_k A U_k) A X``,
     ``U_k = sum_l W_kl V_l``, and ``sum_kl W_kl R_kl = X' A (sum_kl W_kl V_kl) A X``;
-    each then costs one product with the pattern's Gram matrix. This replaces
-    the ``K^2 m^2 p^2`` work per pattern of :func:`kr_components` by
-    ``K m^3 + K m^2 p^2`` (the ``P`` matrices), the same sums in another order.
+    each then costs one product with the pattern's Gram matrix: ``K m^3 + K m^2
+    p^2`` per pattern (the ``P`` matrices) instead of the ``K^2 m^2 p^2`` of
+    forming every ``Q_kl`` (tests/stats/test_mmrm_kr.py keeps that form as the
+    reference the sums are checked against).
 
     Returns
     -------
