@@ -6,6 +6,9 @@ parameters, several visit counts and (for spatial structures) random coordinates
 * ``blocks`` gives symmetric positive-definite ``S`` of the right shape;
 * its first derivatives ``dS`` equal central finite differences of ``S``;
 * ``hessian_blocks`` equals central finite differences of ``dS`` and is symmetric;
+* the contractions the likelihood and Kenward-Roger use instead of the full second
+  derivatives (``hessian_dot``, ``hessian_weighted``; closed forms for ``us``) equal
+  the same contractions of ``hessian_blocks``;
 * ``start`` on a covariance matrix of the structure's own form gives finite
   parameters whose ``S`` is positive definite, and, for the structures whose start
   is a moment estimator of their own parameters, gives that matrix back;
@@ -111,6 +114,29 @@ def test_hessian_equals_finite_differences_of_the_gradient(name: str) -> None:
         fd = (structure.blocks(up, m, geo)[1] - structure.blocks(down, m, geo)[1]) / (2 * h)
         scale = np.abs(fd).max() + 1e-12
         np.testing.assert_allclose(hess[:, :, j], fd, atol=2e-6 * scale)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("m", [1, 2, 5, 7])
+def test_second_derivative_contractions_equal_the_dense_forms(name: str, m: int) -> None:
+    for seed in range(3):
+        structure, theta, geo = _case(name, m, seed)
+        dense = structure.hessian_blocks(theta, m, geo)
+        rng = np.random.default_rng(100 + seed)
+        b = rng.normal(size=(dense.shape[0], m, m))  # not symmetric: the general case
+        w = rng.normal(size=(theta.size, theta.size))
+        np.testing.assert_allclose(
+            structure.hessian_dot(theta, m, geo, b),
+            np.einsum("uklab,uab->kl", dense, b),
+            rtol=1e-10,
+            atol=1e-10 * np.abs(dense).max(),
+        )
+        np.testing.assert_allclose(
+            structure.hessian_weighted(theta, m, geo, w),
+            np.einsum("kl,uklab->uab", w, dense),
+            rtol=1e-10,
+            atol=1e-10 * np.abs(dense).max(),
+        )
 
 
 @pytest.mark.parametrize("name", NAMES)

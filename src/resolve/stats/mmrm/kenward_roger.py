@@ -83,14 +83,14 @@ def kr_adjustment(
         unless ``second``).
     """
     cov = data.cov_model
-    s, ds, d2s = cov.evaluate(theta, order=2 if second else 1)
+    s, ds, _ = cov.evaluate(theta, order=1)
     qpat = embedded_inverses(data, s)
     grams = pattern_grams(data)
     k = ds.shape[1]
     p = data.xf.shape[2]
     m = cov.m
     weighted = np.einsum("kl,ulab->ukab", w, ds)  # U_k per covariance unit
-    wr = None if d2s is None else np.einsum("kl,uklab->uab", w, d2s)
+    wr = cov.hessian_weighted(theta, w) if second else None
     pk = np.zeros((k, p * p))
     wq = np.zeros(p * p)
     wrs = np.zeros(p * p)

@@ -69,32 +69,54 @@ class Likelihood:
             )
             for _, ids in sorted(by_size.items())
         ]
-        self.unit_of_subject = data.unit_of_pattern[data.pattern_of_subject]
         self.n_units = int(data.cov_model.unit_group.size)
-        n_subj = data.n_subjects
-        self.pattern_onehot = np.zeros((n_pat, n_subj))
-        self.pattern_onehot[data.pattern_of_subject, np.arange(n_subj)] = 1.0
         self.patterns_of_unit = [
             np.flatnonzero(data.unit_of_pattern == u) for u in range(self.n_units)
         ]
-        self.unit_onehot = np.zeros((self.n_units, n_subj))
-        self.unit_onehot[self.unit_of_subject, np.arange(n_subj)] = 1.0
+        self.pattern_unit_onehot = np.zeros((self.n_units, n_pat))
+        self.pattern_unit_onehot[data.unit_of_pattern, np.arange(n_pat)] = 1.0
+        # Subjects sorted by (covariance unit, pattern): every pattern's and every
+        # unit's subjects are one contiguous run, so their sums are segment sums
+        # (np.add.reduceat) and a unit's rows are a view. The criterion and its
+        # derivatives do not depend on the order of subjects.
+        pos = data.pattern_of_subject
+        order = np.lexsort((pos, data.unit_of_pattern[pos]))
+        self.pattern_sorted = pos[order]
+        first = np.flatnonzero(np.diff(self.pattern_sorted, prepend=-1) != 0)
+        self.segment_starts = first
+        self.segment_pattern = self.pattern_sorted[first]
+        self.segments_in_order = bool(np.array_equal(self.segment_pattern, np.arange(n_pat)))
+        unit_sorted = data.unit_of_pattern[self.pattern_sorted]
+        self.unit_bounds = [
+            (
+                int(np.searchsorted(unit_sorted, u, "left")),
+                int(np.searchsorted(unit_sorted, u, "right")),
+            )
+            for u in range(self.n_units)
+        ]
+        self.xf = np.ascontiguousarray(data.xf[order])
+        self.yf = np.ascontiguousarray(data.yf[order])
         n = data.n_obs
         self.const = ((n - self.p) if reml else n) * LOG_2PI - data.log_weight_sum
-        self.xf2 = data.xf.reshape(-1, self.p)
-        self.yf1 = data.yf.reshape(-1)
+        self.xf2 = self.xf.reshape(-1, self.p)
+        self.yf1 = self.yf.reshape(-1)
 
     # -- helpers -------------------------------------------------------------
-    def _unit_sum(self, per_subject: Array) -> Array:
-        """Sum ``(N, m, m)`` per-subject matrices within covariance units."""
-        if self.n_units == 1:
-            return np.asarray(per_subject.sum(axis=0)[None], dtype=np.float64)
-        flat = per_subject.reshape(per_subject.shape[0], -1)
-        return (self.unit_onehot @ flat).reshape(self.n_units, *per_subject.shape[1:])
-
     def _pattern_sum(self, per_subject: Array) -> Array:
-        flat = per_subject.reshape(per_subject.shape[0], -1)
-        return (self.pattern_onehot @ flat).reshape(self.n_pat, *per_subject.shape[1:])
+        """Sum ``(N, ...)`` per-subject arrays (in sorted order) within visit patterns."""
+        sums = np.add.reduceat(per_subject, self.segment_starts, axis=0)
+        if self.segments_in_order:
+            return np.asarray(sums, dtype=np.float64)
+        out = np.zeros((self.n_pat, *per_subject.shape[1:]))
+        out[self.segment_pattern] = sums
+        return out
+
+    def _unit_sum(self, per_pattern: Array) -> Array:
+        """Sum ``(n_pat, m, m)`` per-pattern matrices within covariance units."""
+        if self.n_units == 1:
+            return np.asarray(per_pattern.sum(axis=0)[None], dtype=np.float64)
+        flat = per_pattern.reshape(per_pattern.shape[0], -1)
+        return (self.pattern_unit_onehot @ flat).reshape(self.n_units, *per_pattern.shape[1:])
 
     def _inverses(self, s: Array) -> tuple[Array, float] | None:
         """Embedded inverses per pattern and ``sum_i log|V_i|``; None if not PD."""
@@ -121,7 +143,7 @@ class Likelihood:
         """Evaluate ``-2 log L`` (``order`` 0), plus gradient (1) and Hessian (2)."""
         cov = self.data.cov_model
         try:
-            s, ds, d2s = cov.evaluate(theta, order=order)
+            s, ds, _ = cov.evaluate(theta, order=min(order, 1))
         except (FloatingPointError, np.linalg.LinAlgError, ValueError):
             return Evaluation(value=np.inf)
         if not np.all(np.isfinite(s)):
@@ -130,10 +152,11 @@ class Likelihood:
         if inv is None:
             return Evaluation(value=np.inf)
         qpat, logdet_v = inv
-        q = qpat[self.data.pattern_of_subject]
-        xf = self.data.xf
+        q = qpat[self.pattern_sorted]
+        xf = self.xf
+        p = self.p
         z = q @ xf  # (N, m, p)
-        z2 = z.reshape(-1, self.p)
+        z2 = z.reshape(-1, p)
         a = self.xf2.T @ z2
         c = z2.T @ self.yf1
         try:
@@ -141,8 +164,8 @@ class Likelihood:
         except (np.linalg.LinAlgError, ValueError):
             return Evaluation(value=np.inf)
         beta = cho_solve(fac, c)
-        r = self.data.yf - xf @ beta
-        u = np.einsum("iab,ib->ia", q, r)
+        r = self.yf - xf @ beta
+        u = (q @ r[:, :, None])[:, :, 0]
         quad = float((r * u).sum())
         value = self.const + logdet_v + quad
         if self.reml:
@@ -151,44 +174,42 @@ class Likelihood:
             return Evaluation(value=np.inf)
         if order == 0:
             return Evaluation(value=value, beta=beta)
-        a_inv = cho_solve(fac, np.eye(self.p))
-        uu = u[:, :, None] * u[:, None, :]
+        a_inv = cho_solve(fac, np.eye(p))
+        # Per pattern j: sum_i (Q_j - u_i u_i' - Z_i A^-1 Z_i') over its subjects.
+        uu_pat = self._pattern_sum(u[:, :, None] * u[:, None, :])
+        g_pat = None
+        b_pat = self.n_per_pattern[:, None, None] * qpat - uu_pat
         if self.reml:
-            za = z @ a_inv
-            g_sub = za @ np.swapaxes(z, 1, 2)
-            b_sub = q - uu - g_sub
-        else:
-            g_sub = None
-            b_sub = q - uu
-        b_unit = self._unit_sum(b_sub)
+            za = (z2 @ a_inv).reshape(z.shape)
+            g_pat = self._pattern_sum(za @ np.swapaxes(z, 1, 2))
+            b_pat -= g_pat
+        b_unit = self._unit_sum(b_pat)
         grad = np.einsum("ukab,uab->k", ds, b_unit)
         if order == 1:
             return Evaluation(value=value, beta=beta, a_inv=a_inv, gradient=grad)
-        assert d2s is not None
-        hess, jac = self._hessian(ds, d2s, qpat, q, z, u, uu, g_sub, b_unit, a_inv)
+        hess, jac = self._hessian(theta, ds, qpat, z, u, uu_pat, g_pat, b_unit, a_inv)
         return Evaluation(
             value=value, beta=beta, a_inv=a_inv, gradient=grad, hessian=hess, jacobian=jac
         )
 
     def _hessian(
         self,
+        theta: Array,
         ds: Array,
-        d2s: Array,
         qpat: Array,
-        q: Array,
         z: Array,
         u: Array,
-        uu: Array,
-        g_sub: Array | None,
+        uu_pat: Array,
+        g_pat: Array | None,
         b_unit: Array,
         a_inv: Array,
     ) -> tuple[Array, Array]:
         k = ds.shape[1]
         p, m = self.p, self.m
-        hess = np.einsum("uklab,uab->kl", d2s, b_unit)
-        mp = 2.0 * self._pattern_sum(uu) - self.n_per_pattern[:, None, None] * qpat
-        if g_sub is not None:
-            mp += 2.0 * self._pattern_sum(g_sub)
+        hess = self.data.cov_model.hessian_dot(theta, b_unit)
+        mp = 2.0 * uu_pat - self.n_per_pattern[:, None, None] * qpat
+        if g_pat is not None:
+            mp += 2.0 * g_pat
         # sum_p tr(V_k Q_p V_l M_p) = sum V_k[a,b] V_l[c,d] T[b,c,d,a] with
         # T = sum_p Q_p (x) M_p, one m^2 x m^2 product per covariance unit.
         m2 = m * m
@@ -201,15 +222,16 @@ class Likelihood:
             t4 = t.reshape(m, m, m, m).transpose(3, 0, 1, 2).reshape(m2, m2)  # [(a,b),(c,d)]
             vflat = ds[unit].reshape(k, m2)
             hess += vflat @ t4 @ vflat.T
-            sel = self.unit_of_subject == unit
-            zu = z[sel].reshape(-1, m * p)
+            lo, hi = self.unit_bounds[unit]
+            zu = z[lo:hi].reshape(-1, m * p)
             mz = (zu.T @ zu).reshape(m, p, m, p)
             cmat += np.tensordot(ds[unit], mz, axes=([1, 2], [0, 2]))
-            nz = np.einsum("iap,ib->abp", z[sel], u[sel])
+            nz = (u[lo:hi].T @ zu).reshape(m, m, p).transpose(1, 0, 2)
             evec += np.tensordot(ds[unit], nz, axes=([1, 2], [0, 1]))
         hess -= 2.0 * evec @ a_inv @ evec.T
         ac = a_inv @ cmat  # (K, p, p)
         if self.reml:
-            hess -= np.einsum("kpq,lqp->kl", ac, ac)
+            # tr(A^-1 C_k A^-1 C_l) as one matrix product
+            hess -= ac.reshape(k, p * p) @ np.swapaxes(ac, 1, 2).reshape(k, p * p).T
         jac = ac @ a_inv
         return 0.5 * (hess + hess.T), jac
