@@ -2,11 +2,15 @@
 
 bcva (``tests/reference/sas/bcva_data.csv``: 1000 subjects x 10 visits, the R mmrm
 example) with ``BCVA_CHG ~ BCVA_BL + RACE + ARMCD * AVISIT``: a fit plus its coefficient
-table (``mmrm(...)`` then ``to_frame()``), per structure with Satterthwaite df, and for
-``us`` with Kenward-Roger and KR-linear. Also the small-data case (``ar1``, 1000
-subjects x 4 visits: bcva's first four visits). Each case: one warm-up, then ``--runs``
-timed runs; the median. Speed relative to ``us`` (Satterthwaite) is the goal's measure
-(every structure <= 2x ``us``).
+table (``mmrm(...)`` then ``to_frame()``), per structure with Satterthwaite df (the
+spatial ones with ``VISITN`` as the coordinate), and for ``us`` with Kenward-Roger and
+KR-linear. Also the small-data case (``ar1``, 1000 subjects x 4 visits: bcva's first
+four visits) and, for how cost grows with visits, ``us`` on simulated trials of 1000
+subjects x 8, 12, 16, 20 and 24 visits (same formula and column names; AR(1)-like
+correlation 0.7 with standard deviations rising over visits; 20% drop out after a
+uniformly chosen visit; seed 1). Each case: one warm-up, then ``--runs`` timed runs;
+the median. Speed relative to ``us`` (Satterthwaite) is the goal's measure (every
+structure <= 2x ``us``).
 
 With ``--r`` and R's ``mmrm`` installed, the same fits (``mmrm::mmrm`` then
 ``summary()``, which computes the coefficient table) are timed by ``Rscript`` in the
@@ -27,16 +31,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from resolve.stats import mmrm
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "reference" / "sas" / "bcva_data.csv"
 FORMULA = "BCVA_CHG ~ BCVA_BL + RACE + ARMCD*AVISIT"
-STRUCTURES = ("us", "cs", "csh", "ar1", "ar1h", "toep", "toeph", "ad", "adh", "ri")
-#: our structure -> R mmrm's covariance term (None: R mmrm has no such structure)
-R_COV = {"us": "us", "cs": "cs", "csh": "csh", "ar1": "ar1", "ar1h": "ar1h", "toep": "toep",
-         "toeph": "toeph", "ad": "ad", "adh": "adh", "ri": None}  # fmt: skip
+STRUCTURES = ("us", "cs", "csh", "ar1", "ar1h", "toep", "toeph", "ad", "adh", "ri",
+              "sp_exp", "sp_pow", "sp_gau")  # fmt: skip
+#: our structure -> R mmrm's covariance term (None: R mmrm has no such structure;
+#: ``sp_pow`` is ``sp_exp`` reported on SAS's SP(POW) scale, the same fit)
+R_COV = {"us": "us(AVISIT | USUBJID)", "cs": "cs(AVISIT | USUBJID)",
+         "csh": "csh(AVISIT | USUBJID)", "ar1": "ar1(AVISIT | USUBJID)",
+         "ar1h": "ar1h(AVISIT | USUBJID)", "toep": "toep(AVISIT | USUBJID)",
+         "toeph": "toeph(AVISIT | USUBJID)", "ad": "ad(AVISIT | USUBJID)",
+         "adh": "adh(AVISIT | USUBJID)", "ri": None, "sp_exp": "sp_exp(VISITN | USUBJID)",
+         "sp_pow": "sp_exp(VISITN | USUBJID)", "sp_gau": None}  # fmt: skip
+MANY_VISITS = (8, 12, 16, 20, 24)
 R_DF = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger",
         "kenward-roger-linear": "Kenward-Roger-Linear"}  # fmt: skip
 
@@ -47,7 +59,7 @@ d <- read.csv(args[1])
 d$AVISIT <- factor(d$AVISIT, levels = unique(d$AVISIT[order(d$VISITN)]))
 d$USUBJID <- factor(d$USUBJID); d$ARMCD <- factor(d$ARMCD); d$RACE <- factor(d$RACE)
 cov <- args[2]; method <- args[3]; runs <- as.integer(args[4])
-f <- as.formula(paste("BCVA_CHG ~ BCVA_BL + RACE + ARMCD * AVISIT +", cov, "(AVISIT | USUBJID)"))
+f <- as.formula(paste("BCVA_CHG ~ BCVA_BL + RACE + ARMCD * AVISIT +", cov))
 one <- function() { fit <- mmrm(f, data = d, method = method); invisible(summary(fit)) }
 one()
 times <- sapply(seq_len(runs), function(i) system.time(one())[["elapsed"]])
@@ -63,6 +75,32 @@ def _median(fn: Callable[[], object], runs: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def many_visits(m: int, n: int = 1000, seed: int = 1) -> pd.DataFrame:
+    """A simulated trial with bcva's column names: ``n`` subjects x ``m`` visits."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(m)
+    sd = 1.0 + 0.05 * t
+    cov = 0.7 ** np.abs(t[:, None] - t[None, :]) * np.outer(sd, sd)
+    arm = rng.integers(0, 2, n)
+    base = rng.normal(60.0, 10.0, n)
+    race = rng.choice(["Asian", "Black", "White"], n)
+    y = rng.standard_normal((n, m)) @ np.linalg.cholesky(cov).T
+    y += 0.02 * (base[:, None] - 60.0) + 0.1 * arm[:, None] * t / m
+    last = np.where(rng.random(n) < 0.2, rng.integers(1, m, n), m)
+    frame = pd.DataFrame(
+        {
+            "USUBJID": np.repeat(np.arange(1, n + 1), m),
+            "VISITN": np.tile(t + 1, n),
+            "AVISIT": np.tile([f"VIS{k + 1:02d}" for k in t], n),
+            "ARMCD": np.repeat(np.where(arm == 1, "TRT", "PBO"), m),
+            "RACE": np.repeat(race, m),
+            "BCVA_BL": np.repeat(base, m),
+            "BCVA_CHG": y.ravel(),
+        }
+    )
+    return frame[np.tile(t, n) < np.repeat(last, m)].reset_index(drop=True)
 
 
 def _r_time(csv: Path, cov: str, df: str, runs: int, script: Path) -> float | None:
@@ -98,17 +136,23 @@ def main() -> None:
         ("bcva ar1, Kenward-Roger", bcva, "ar1", "kenward-roger"),
         ("bcva 1000 x 4, ar1, Satterthwaite", small, "ar1", "satterthwaite"),
     ]
+    cases += [
+        (f"simulated 1000 x {m}, us, Satterthwaite", many_visits(m), "us", "satterthwaite")
+        for m in MANY_VISITS
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "time.R"
         script.write_text(R_SCRIPT)
         for label, data, cov, df in cases:
-            csv = Path(tmp) / f"{len(data)}.csv"
+            csv = Path(tmp) / f"{label.split(',')[0].split()[0]}-{len(data)}.csv"
             if not csv.exists():
                 data.to_csv(csv, index=False)
 
             def fit(data: pd.DataFrame = data, cov: str = cov, df: str = df) -> object:
-                res = mmrm(FORMULA, data, subject="USUBJID", visit="AVISIT", cov=cov, df=df)
+                coords = ("VISITN",) if cov.startswith("sp_") else ()
+                res = mmrm(FORMULA, data, subject="USUBJID", visit="AVISIT", cov=cov, df=df,
+                           coordinates=coords)  # fmt: skip
                 return res.to_frame()
 
             ours = _median(fit, args.runs)

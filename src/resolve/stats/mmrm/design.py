@@ -64,6 +64,9 @@ class ModelData:
     cov_model: CovarianceModel
     log_weight_sum: float
     n_subjects_input: int
+    #: False only for spatial structures whose coordinates differ between subjects at
+    #: a visit: slots are then positions within subject, one geometry per coordinate set.
+    slots_are_visits: bool = True
 
     @functools.cached_property
     def frame(self) -> pd.DataFrame:
@@ -456,6 +459,27 @@ def _check_visits_covered(
             )
 
 
+def _coordinates_of_visits(coords: Array, visit_code: IntArray, n_visits: int) -> Array | None:
+    """Each visit's coordinates if all its rows share them (to 12 decimals), else None.
+
+    When coordinates are a function of the visit (e.g. the visit's planned day),
+    a spatial model can lay subjects out by visit like every other structure: one
+    distance matrix per group instead of one per distinct set of coordinates,
+    with the same covariance for every subject and hence the same likelihood.
+    """
+    rounded = np.round(coords, 12)
+    first = np.full(n_visits, -1, dtype=np.intp)
+    order = np.argsort(visit_code, kind="stable")
+    starts = np.searchsorted(visit_code[order], np.arange(n_visits))
+    present = np.bincount(visit_code, minlength=n_visits) > 0
+    if not present.all():
+        return None
+    first = order[starts]
+    if not np.array_equal(rounded, rounded[first[visit_code]]):
+        return None
+    return np.asarray(coords[first], dtype=np.float64)
+
+
 def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     """Validate ``data`` against ``spec`` and build a :class:`ModelData`."""
     outcome, rhs_vars = _parse_formula(spec.formula)
@@ -572,10 +596,15 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     x = x_full[:, kept]
     y = column(outcome)
 
-    # Slots: visit index, or the position within subject for spatial structures.
+    # Slots: the visit index; for spatial structures whose coordinates differ
+    # between subjects at the same visit, the position within subject.
     structure = get_structure(spec.cov)
     n_subj = len(subjects)
-    if structure.spatial:
+    coords = np.column_stack([column(c) for c in spec.coordinates]) if structure.spatial else None
+    visit_coords = (
+        None if coords is None else _coordinates_of_visits(coords, visit_code, len(visits))
+    )
+    if coords is not None and visit_coords is None:
         slot = np.asarray(
             pd.Series(subj_code).groupby(subj_code).cumcount().to_numpy(), dtype=np.intp
         )
@@ -596,7 +625,8 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
     yf[subj_code, slot] = y * scale
 
     # Patterns: identical (group, slots[, coordinates]) share one covariance block.
-    coords = np.column_stack([column(c) for c in spec.coordinates]) if structure.spatial else None
+    if visit_coords is not None:
+        coords = None  # slots are visits: one geometry per group, patterns as usual
     keys: dict[tuple[Any, ...], int] = {}
     pattern_of_subject = np.empty(n_subj, dtype=np.intp)
     pattern_slots: list[IntArray] = []
@@ -641,7 +671,13 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
                     geometry.append(dist)
             unit_of_pattern.append(unit_keys[ukey])
         pattern_of_subject[i] = keys[pkey]
-    if structure.spatial:
+    if visit_coords is not None:
+        n_units = len(group_levels)
+        unit_group_arr = np.arange(n_units, dtype=np.intp)
+        unit_of_pattern = [k[0] for k in keys]
+        dist = np.sqrt(((visit_coords[:, None, :] - visit_coords[None, :, :]) ** 2).sum(-1))
+        geometry = [dist] * n_units
+    elif structure.spatial:
         n_units = len(unit_group)
         unit_group_arr = np.asarray(unit_group, dtype=np.intp)
     else:
@@ -688,4 +724,5 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
         cov_model=cov_model,
         log_weight_sum=log_weight_sum,
         n_subjects_input=len(subjects_all),
+        slots_are_visits=not structure.spatial or visit_coords is not None,
     )

@@ -244,17 +244,27 @@ class MMRMResult(Result):
     def varcor(self) -> dict[str, pd.DataFrame]:
         """Estimated covariance matrix between visits, per group (``"all"`` if none).
 
-        For ``sp_exp`` the matrix is the one of a subject observed at every
-        visit with the coordinates of the first such subject (unit distances
-        otherwise)."""
+        For spatial structures whose coordinates are the same for every subject
+        at a visit, the matrix is at the visits' coordinates; when coordinates
+        differ between subjects, it is the one of the first subject with the most
+        observations in the group, rows numbered by position within subject."""
         cm = self.data.cov_model
         s, _, _ = cm.evaluate(self.theta, order=1)
         out = {}
         for g, level in enumerate(self.data.group_levels):
-            unit = int(np.flatnonzero(cm.unit_group == g)[0])
+            units = np.flatnonzero(cm.unit_group == g)
+            unit = int(units[0])
+            if not self.data.slots_are_visits:  # the first unit with every position
+                sizes = np.zeros(cm.unit_group.size, dtype=np.intp)
+                np.maximum.at(
+                    sizes,
+                    self.data.unit_of_pattern,
+                    [s.size for s in self.data.pattern_slots],
+                )
+                unit = int(units[np.argmax(sizes[units])])
             labels = (
                 list(self.data.visits)
-                if not cm.structure.spatial
+                if self.data.slots_are_visits
                 else [str(i + 1) for i in range(cm.m)]
             )
             out[str(level)] = pd.DataFrame(s[unit], index=labels, columns=labels)
