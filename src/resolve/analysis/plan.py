@@ -845,8 +845,9 @@ class _MediatorTable(Table):
     visit: Text | None = Field(
         default=None,
         description="Visit whose row holds the value (long layout, like an outcome).",
-        json_schema_extra=show_default("none: the column holds one value per participant, "
-        "repeated on every row"),
+        json_schema_extra=show_default(
+            "none: the column holds one value per participant, repeated on every row"
+        ),
     )
     baseline: Text | None = Field(
         default=None,
@@ -861,7 +862,7 @@ class _MediatorTable(Table):
     )
     label: Text | None = Field(
         default=None,
-        description="Display name, e.g. \"Back beliefs (BBQ)\".",
+        description='Display name, e.g. "Back beliefs (BBQ)".',
         json_schema_extra=show_default("`name`"),
     )
     type: Literal["continuous", "binary"] = Field(
@@ -912,7 +913,7 @@ class _MediationTable(Table):
     boot: Annotated[int, between(0)] = Field(
         default=1000,
         description="Bootstrap resamples of participants (0: delta-method intervals only; "
-        "else >= 50, or >= 200 with `ci = \"bca\"`).",
+        'else >= 50, or >= 200 with `ci = "bca"`).',
     )
     ci: Literal["percentile", "bca"] = Field(
         default="percentile", description="Bootstrap interval: percentile or BCa."
@@ -927,7 +928,7 @@ class _MediationTable(Table):
         "with bootstrap (or delta-method) variances within each imputation.",
     )
     imputations: Annotated[int, between(2)] = Field(
-        default=20, description="Number of imputations when `missing = \"multiple_imputation\"`."
+        default=20, description='Number of imputations when `missing = "multiple_imputation"`.'
     )
     joint: bool = Field(default=True, description="Also all mediators jointly.")
     interventional: bool = Field(
