@@ -434,12 +434,13 @@ def _check_visits_covered(
     likelihood until the iteration limit, minutes for many visits).
     """
     m = len(visits)
+    n_pat = len(pattern_slots)
+    observed = np.zeros((n_pat, m), dtype=np.int64)  # pattern x visit indicators
+    for j, slots in enumerate(pattern_slots):
+        observed[j, slots] = 1
     for g, level in enumerate(group_levels):
-        pats = pattern_of_subject[group_of_subject == g]
-        together = np.zeros((m, m), dtype=np.int64)
-        for j, count in zip(*np.unique(pats, return_counts=True), strict=True):
-            slots = pattern_slots[int(j)]
-            together[np.ix_(slots, slots)] += int(count)
+        count = np.bincount(pattern_of_subject[group_of_subject == g], minlength=n_pat)
+        together = observed.T @ (count[:, None] * observed)  # subjects seen at both visits
         where = f" in group {group} = {level!r}" if group is not None else ""
         seen = np.diag(together)
         if (seen == 0).any():
@@ -641,7 +642,17 @@ def build_design(spec: MMRMSpec, data: pd.DataFrame) -> ModelData:
         key_mat = np.zeros((n_subj, m + 1), dtype=np.int64)
         key_mat[subj_code, slot] = 1
         key_mat[:, m] = group_of_subject
-        uniq, first, inverse = np.unique(key_mat, axis=0, return_index=True, return_inverse=True)
+        if m + len(group_levels).bit_length() < 62:
+            # one integer per subject (slot bits, group above them): a 1-d unique
+            packed = np.zeros(n_subj, dtype=np.int64)
+            np.bitwise_or.at(packed, subj_code, np.left_shift(np.int64(1), slot.astype(np.int64)))
+            packed |= group_of_subject.astype(np.int64) << m
+            _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
+            uniq = key_mat[first]
+        else:
+            uniq, first, inverse = np.unique(
+                key_mat, axis=0, return_index=True, return_inverse=True
+            )
         rank = np.empty(first.size, dtype=np.intp)
         rank[np.argsort(first, kind="stable")] = np.arange(first.size)
         pattern_of_subject = rank[np.asarray(inverse, dtype=np.intp).reshape(-1)]

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize
+from scipy.linalg import cho_factor, cho_solve
 
 from resolve.errors import ConvergenceError
 from resolve.stats._blas import limit_blas_threads
@@ -117,7 +118,10 @@ def _empirical_cov(data: ModelData) -> Array:
     """Pairwise-complete covariance of OLS residuals per slot (``m x m``)."""
     m = data.cov_model.m
     x, y = data.x, data.y
-    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    try:  # normal equations (the design is of full column rank after aliasing)
+        beta = cho_solve(cho_factor(x.T @ x), x.T @ y)
+    except (np.linalg.LinAlgError, ValueError):
+        beta = np.linalg.lstsq(x, y, rcond=None)[0].astype(np.float64)
     res = np.full((data.n_subjects, m), np.nan)
     res[data.subject_of_obs, data.slot_of_obs] = y - x @ beta
     mask = ~np.isnan(res)
