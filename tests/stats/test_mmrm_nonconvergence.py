@@ -21,14 +21,19 @@ What is meaningful to compare:
   of singular covariance matrices, so neither SAS nor we can converge to an
   interior optimum and the parameter values along the ridge are arbitrary; we
   do not compare them.  Instead: our fit must either converge to a -2 log L at
-  or below SAS's final value or raise :class:`ConvergenceError` with a report
-  whose best attempt is at or below it, and the covariance at our best point
-  must also be (nearly) singular.
+  or below SAS's final value or raise :class:`ConvergenceError`; the covariance
+  at the best point an optimiser reaches must also be (nearly) singular.
+* Since issue 15 the fit recognises this ridge and stops there (Newton's stall
+  rule in ``resolve.stats.mmrm.fit``: 30 iterations without convergence, the
+  covariance's eigenvalue ratio below 1e-3 and not recovering), with that reason
+  in the error, instead of spending every optimiser's iteration limit on it (the
+  criterion where it stops is then not compared with SAS's last iterate: SAS
+  stopped on its own evaluation limit, at an equally arbitrary point of the
+  ridge).
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +45,7 @@ from scipy import optimize
 from resolve.errors import ConvergenceError, DataValidationError
 from resolve.stats import mmrm
 from resolve.stats.mmrm.design import build_design
-from resolve.stats.mmrm.fit import ConvergenceReport, start_values
+from resolve.stats.mmrm.fit import SINGULAR, SINGULAR_AFTER, ConvergenceReport, start_values
 from resolve.stats.mmrm.likelihood import Likelihood
 from resolve.stats.mmrm.spec import MMRMSpec
 
@@ -103,11 +108,46 @@ def test_fit_is_honest_and_at_or_below_sas(method: str, fev: pd.DataFrame, share
         assert "did not converge" in str(err) and "next steps" in str(err)
         values = [a.value for a in report.attempts if np.isfinite(a.value)]
         assert values, "every attempt failed outright"
-        best = min(values)
+        # stopped on the ridge, naming the reason, after one Newton run
+        assert "covariance matrix became singular" in str(err)
+        assert [a.message for a in report.attempts] == [SINGULAR]
+        assert report.attempts[0].iterations < 2 * SINGULAR_AFTER
     else:  # pragma: no cover - would need an interior optimum
         assert fit.converged
-        best = -2 * fit.loglik
-    assert best <= sas_final
+        assert -2 * fit.loglik <= sas_final
+
+
+def test_many_visits_and_few_subjects_stop_early_with_the_reason() -> None:
+    """``us`` with 16 visits on 12 complete subjects: 7 residual df per visit < 16 visits.
+
+    The residual covariance is singular, so the restricted likelihood has no maximum
+    among positive-definite matrices (R mmrm 0.3.18 and every optimiser here run to
+    their limits on such data: minutes for 136 parameters); the fit stops on the
+    stall rule and says why, and the suggested structure fits.
+    """
+    rng = np.random.default_rng(11)
+    n, m = 12, 16
+    t = np.arange(m)
+    cov = 0.7 ** np.abs(t[:, None] - t[None, :])
+    y = rng.standard_normal((n, m)) @ np.linalg.cholesky(cov).T
+    data = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n), m),
+            "visit": np.tile([f"V{k:02d}" for k in t], n),
+            "arm": np.repeat(np.where(np.arange(n) % 2 == 1, "T", "C"), m),
+            "base": np.repeat(rng.normal(size=n), m),
+            "y": y.ravel(),
+        }
+    )
+    with pytest.raises(ConvergenceError, match="covariance matrix became singular") as err:
+        mmrm("y ~ base + arm * visit", data, subject="id", visit="visit", cov="us")
+    report = err.value.report
+    assert isinstance(report, ConvergenceReport)
+    assert [a.message for a in report.attempts] == [SINGULAR]
+    assert report.attempts[0].iterations < 2 * SINGULAR_AFTER
+    assert "136 covariance parameters for 16 visits from 12 subjects" in str(err.value)
+    fit = mmrm("y ~ base + arm * visit", data, subject="id", visit="visit", cov="ar1")
+    assert fit.converged
 
 
 @pytest.mark.parametrize("method", ["ml", "reml"])
@@ -144,10 +184,12 @@ def test_unidentifiable_covariances_are_refused_at_once() -> None:
         for v in ("A", "B") if i < 30 else ("B", "C"):
             rows.append({"id": i, "visit": v, "arm": "T" if i % 2 else "C", "y": rng.normal()})
     data = pd.DataFrame(rows)
-    start = time.perf_counter()
     with pytest.raises(DataValidationError, match="no subject has outcomes at both 'A' and 'C'"):
         mmrm("y ~ arm + visit", data, subject="id", visit="visit", cov="us")
-    assert time.perf_counter() - start < 5
+    # refused while the design is built, before any fitting
+    spec = MMRMSpec(formula="y ~ arm + visit", subject="id", visit="visit", cov="us")
+    with pytest.raises(DataValidationError, match="'A' and 'C'"):
+        build_design(spec, data)
     # a structure that links A and C through B is identified and fits
     fit = mmrm("y ~ arm + visit", data, subject="id", visit="visit", cov="adh")
     assert fit.converged

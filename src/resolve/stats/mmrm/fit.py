@@ -270,6 +270,26 @@ def _polish(
     return theta, ev
 
 
+#: Newton's stall rule: after SINGULAR_AFTER iterations without convergence, a
+#: covariance whose smallest/largest eigenvalue ratio is below SINGULAR_RATIO and
+#: has not risen over the last SINGULAR_SPAN iterations is heading for the
+#: boundary (a likelihood without a maximum among positive-definite matrices).
+SINGULAR_AFTER = 30
+SINGULAR_SPAN = 10
+SINGULAR_RATIO = 1e-3
+SINGULAR = "covariance approaching singularity"
+
+
+def _eigen_ratio(lik: Likelihood, theta: Array) -> float:
+    """Smallest eigenvalue ratio (min / max) over the covariance units at ``theta``."""
+    try:
+        s = lik.data.cov_model.evaluate(theta, order=1)[0]
+        w = np.linalg.eigvalsh(s)
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        return 0.0
+    return float(np.min(w[:, 0] / np.maximum(w[:, -1], 1e-300)))
+
+
 def _newton(
     lik: Likelihood, theta: Array, max_iter: int, ev: Evaluation | None = None
 ) -> tuple[Array, int, str]:
@@ -288,12 +308,21 @@ def _newton_ev(
         return theta, ev, 0, "infeasible start"
     lam = 0.0
     eye = np.eye(theta.size)
+    ratios: list[float] = []
     for it in range(1, max_iter + 1):
         g, h = ev.gradient, ev.hessian
         assert g is not None and h is not None
         dec, pd_ = _decrement(ev)
         if pd_ and dec < 1e-14:
             return theta, ev, it - 1, "Newton decrement below 1e-14"
+        if it >= SINGULAR_AFTER - SINGULAR_SPAN:
+            ratios.append(_eigen_ratio(lik, theta))
+            if (
+                it >= SINGULAR_AFTER
+                and ratios[-1] < SINGULAR_RATIO
+                and ratios[-1] <= ratios[-1 - SINGULAR_SPAN]
+            ):
+                return theta, ev, it - 1, SINGULAR
         floor = 1e-6 * max(float(np.max(np.abs(np.diag(h)))), 1e-12)
         lam_try = lam if pd_ else max(lam, floor * 1e3)
         for _ in range(40):
@@ -354,6 +383,31 @@ def make_likelihood(data: ModelData, reml: bool) -> Likelihood:
 
         return RandomInterceptLikelihood(data, reml)
     return Likelihood(data, reml)
+
+
+def _raise_singular(
+    data: ModelData, lik: Likelihood, theta: Array, attempts: list[Attempt]
+) -> None:
+    """Stop at once: the likelihood rises towards a singular covariance matrix.
+
+    Other optimisers and starts follow the same slope (each would spend its
+    iteration limit: minutes for many visits), so none is tried.
+    """
+    report = ConvergenceReport(False, tuple(attempts), None)
+    cov = data.cov_model
+    k = cov.n_params
+    n_subj, n_obs, m = data.n_subjects, data.n_obs, cov.m
+    raise ConvergenceError(
+        f"the MMRM fit did not converge: stopped after {attempts[-1].iterations} Newton "
+        "iterations because -2 log L kept falling while the covariance matrix became singular "
+        f"(smallest/largest eigenvalue {_eigen_ratio(lik, theta):.1e} and falling): the data do "
+        f"not pin down a positive-definite estimate of cov={cov.structure.name!r}, {k} "
+        f"covariance parameters for {m} visits from {n_subj} subjects with {n_obs} outcomes; "
+        "next steps: use a structured covariance with fewer parameters "
+        "(e.g. 'toeph', 'adh' or 'ar1h' instead of 'us'), or fewer visits; "
+        f"see {DOCS}\n" + str(report),
+        report=report,
+    )
 
 
 def fit_model(
@@ -418,6 +472,8 @@ def _fit_model(
             if pd_ and dec < control.tol:
                 report = ConvergenceReport(True, tuple(attempts), len(attempts) - 1)
                 return theta, ev, report, lik
+            if msg == SINGULAR:
+                _raise_singular(data, lik, theta, attempts)
     report = ConvergenceReport(False, tuple(attempts), None)
     raise ConvergenceError(
         "the MMRM fit did not converge; attempts:\n"
