@@ -49,8 +49,10 @@ R_COV = {"us": "us(AVISIT | USUBJID)", "cs": "cs(AVISIT | USUBJID)",
          "adh": "adh(AVISIT | USUBJID)", "ri": None, "sp_exp": "sp_exp(VISITN | USUBJID)",
          "sp_pow": "sp_exp(VISITN | USUBJID)", "sp_gau": None}  # fmt: skip
 MANY_VISITS = (8, 12, 16, 20, 24)
-R_DF = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger",
-        "kenward-roger-linear": "Kenward-Roger-Linear"}  # fmt: skip
+#: our df -> R mmrm's (method, vcov); KR-linear is R mmrm's KR with its linear vcov
+R_DF = {"satterthwaite": ("Satterthwaite", "Asymptotic"),
+        "kenward-roger": ("Kenward-Roger", "Kenward-Roger"),
+        "kenward-roger-linear": ("Kenward-Roger", "Kenward-Roger-Linear")}  # fmt: skip
 
 R_SCRIPT = r"""
 suppressMessages(library(mmrm))
@@ -58,9 +60,12 @@ args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1])
 d$AVISIT <- factor(d$AVISIT, levels = unique(d$AVISIT[order(d$VISITN)]))
 d$USUBJID <- factor(d$USUBJID); d$ARMCD <- factor(d$ARMCD); d$RACE <- factor(d$RACE)
-cov <- args[2]; method <- args[3]; runs <- as.integer(args[4])
+cov <- args[2]; method <- args[3]; vcov <- args[4]; runs <- as.integer(args[5])
 f <- as.formula(paste("BCVA_CHG ~ BCVA_BL + RACE + ARMCD * AVISIT +", cov))
-one <- function() { fit <- mmrm(f, data = d, method = method); invisible(summary(fit)) }
+one <- function() {
+  fit <- mmrm(f, data = d, method = method, vcov = vcov)
+  invisible(summary(fit))
+}
 one()
 times <- sapply(seq_len(runs), function(i) system.time(one())[["elapsed"]])
 cat(median(times), "\n")
@@ -106,7 +111,7 @@ def many_visits(m: int, n: int = 1000, seed: int = 1) -> pd.DataFrame:
 def _r_time(csv: Path, cov: str, df: str, runs: int, script: Path) -> float | None:
     try:
         out = subprocess.run(
-            ["Rscript", str(script), str(csv), cov, R_DF[df], str(runs)],
+            ["Rscript", str(script), str(csv), cov, *R_DF[df], str(runs)],
             capture_output=True,
             text=True,
             timeout=3600,
@@ -123,6 +128,7 @@ def main() -> None:
     parser.add_argument("--r", action="store_true", help="also time R mmrm (Rscript)")
     parser.add_argument("--r-runs", type=int, default=3)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--only", help="run only the cases whose label contains this text")
     args = parser.parse_args()
     bcva = pd.read_csv(DATA)
     small = bcva[bcva["AVISIT"].isin(sorted(bcva["AVISIT"].unique(), key=lambda v: int(
@@ -140,6 +146,8 @@ def main() -> None:
         (f"simulated 1000 x {m}, us, Satterthwaite", many_visits(m), "us", "satterthwaite")
         for m in MANY_VISITS
     ]
+    if args.only:
+        cases = [c for c in cases if args.only in c[0] or c[0] == "bcva us, Satterthwaite"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "time.R"
