@@ -52,6 +52,11 @@ class Structure(ABC):
     name: str = ""
     spatial: bool = False
     heterogeneous: bool = False
+    #: Refine the closed-form start to the structure's member closest to the residual
+    #: covariance (``fit._moment_fit``): for structures whose closed-form start is not a
+    #: moment estimator of their own parameters (pooled lags, a common variance that the
+    #: correlations must reconcile with unequal visit variances).
+    refine_start: bool = False
 
     @abstractmethod
     def n_params(self, m: int) -> int:
@@ -382,6 +387,7 @@ class Toeplitz(_SdCorr):
 
     name = "toep"
     corr_label = "TOEP"
+    refine_start = True
 
     def n_rho(self, m: int) -> int:
         return max(m - 1, 0)
@@ -413,6 +419,7 @@ class AnteDependence(_SdCorr):
 
     name = "ad"
     corr_label = "Rho"
+    refine_start = True
 
     def n_rho(self, m: int) -> int:
         return max(m - 1, 0)
@@ -441,6 +448,7 @@ class AnteDependence(_SdCorr):
 class AnteDependenceH(AnteDependence):
     name = "adh"
     heterogeneous = True
+    refine_start = False  # visit variances and lag-1 correlations: already moments
 
 
 class RandomIntercept(Structure):

@@ -184,16 +184,17 @@ def start_values(data: ModelData, diagonal: bool = False) -> Array:
     """Start values for every group's parameters from residual moments.
 
     The structure's closed-form start from the pairwise-complete residual
-    covariance, then (except for ``us``, whose start is that covariance, and
-    spatial structures) refined to the member of the structure closest to it
-    (:func:`_moment_fit`).
+    covariance; for structures whose closed form is not a moment estimator of
+    their own parameters (``Structure.refine_start``: ``toep``, ``toeph``, ``ad``)
+    then refined to the member of the structure closest to it (:func:`_moment_fit`;
+    bcva ``ad``: 4 Newton steps instead of 10, ``toep``/``toeph`` 3 instead of 5).
     """
     cov = _empirical_cov(data)
     if diagonal:
         cov = np.diag(np.diag(cov))
     structure = data.cov_model.structure
     one = structure.start(cov)
-    if structure.name != "us" and not structure.spatial:
+    if structure.refine_start:
         one = _moment_fit(structure, cov, one)
     return np.tile(one, data.cov_model.n_groups)
 
