@@ -11,7 +11,8 @@ parameters, several visit counts and (for spatial structures) random coordinates
   the same contractions of ``hessian_blocks``;
 * ``start`` on a covariance matrix of the structure's own form gives finite
   parameters whose ``S`` is positive definite, and, for the structures whose start
-  is a moment estimator of their own parameters, gives that matrix back;
+  is a moment estimator of their own parameters, gives that matrix back; for the
+  others (``refine_start``) the fit's refinement of the start gives it back;
 * ``sas_params`` names each parameter once, with positive variances.
 
 A structure added to the registry is checked by adding nothing here.
@@ -23,6 +24,7 @@ import numpy as np
 import pytest
 
 from resolve.stats.mmrm.covariance import STRUCTURES, Structure, get_structure
+from resolve.stats.mmrm.fit import _moment_fit
 
 NAMES = sorted(STRUCTURES)
 #: Structures whose ``start`` recovers a matrix of their own form exactly.
@@ -151,6 +153,39 @@ def test_start_values(name: str) -> None:
     assert np.linalg.eigvalsh(again).min() > 0
     if name in EXACT_START:
         np.testing.assert_allclose(again[0], target, rtol=1e-8, atol=1e-10)
+
+
+def _kl(structure: Structure, theta: np.ndarray, c: np.ndarray) -> float:
+    s = structure.blocks(theta, c.shape[0], None)[0][0]
+    return float(np.linalg.slogdet(s)[1] + np.trace(np.linalg.solve(s, c)))
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if get_structure(n).refine_start])
+def test_refined_start_is_the_closest_member(name: str) -> None:
+    """``refine_start`` structures: the fit's start minimises ``log|S| + tr(S^-1 C)``."""
+    m = 6
+    structure = get_structure(name)
+    lag = np.abs(np.subtract.outer(np.arange(m), np.arange(m)))
+    sd = np.linspace(1.0, 2.0, m)
+    # a matrix of the structure's own form (AR(1) correlations are in every such family)
+    own = 0.6**lag * (np.outer(sd, sd) if structure.heterogeneous else 1.5)
+    refined = _moment_fit(structure, own, structure.start(own), tol=1e-14)
+    again = structure.blocks(refined, m, None)[0][0]
+    np.testing.assert_allclose(again, own, rtol=1e-4, atol=1e-6)
+    # a matrix outside it (unequal variances, or an unstructured one): the closest member
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=(m, 3 * m))
+    other = a @ a.T / (3 * m) + 0.6**lag * np.outer(sd, sd)
+    closed = structure.start(other)
+    assert _kl(structure, _moment_fit(structure, other, closed), other) < _kl(
+        structure, closed, other
+    )  # the fit's default precision already improves on the closed form
+    refined = _moment_fit(structure, other, closed, tol=1e-14)
+    assert _kl(structure, refined, other) < _kl(structure, closed, other) - 1e-3
+    s, ds = structure.blocks(refined, m, None)
+    s_inv = np.linalg.inv(s[0])
+    grad = np.einsum("kab,ab->k", ds[0], s_inv - s_inv @ other @ s_inv)
+    assert np.abs(grad).max() < 1e-6  # a stationary point of the discrepancy
 
 
 def _is_variance(label: str) -> bool:

@@ -469,7 +469,6 @@ def _coordinates_of_visits(coords: Array, visit_code: IntArray, n_visits: int) -
     with the same covariance for every subject and hence the same likelihood.
     """
     rounded = np.round(coords, 12)
-    first = np.full(n_visits, -1, dtype=np.intp)
     order = np.argsort(visit_code, kind="stable")
     starts = np.searchsorted(visit_code[order], np.arange(n_visits))
     present = np.bincount(visit_code, minlength=n_visits) > 0
