@@ -37,6 +37,7 @@ typecheck: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_scoring.py
 	$(BIN)/python benchmarks/bench_mmrm.py
+	$(BIN)/python benchmarks/bench_mmrm_structures.py
 	$(BIN)/python benchmarks/bench_mmrm_batch.py --jobs 1
 	$(BIN)/python benchmarks/bench_mmrm_batch.py --jobs 2
 	$(BIN)/python benchmarks/bench_analysis.py
