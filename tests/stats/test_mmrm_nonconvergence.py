@@ -45,7 +45,15 @@ from scipy import optimize
 from resolve.errors import ConvergenceError, DataValidationError
 from resolve.stats import mmrm
 from resolve.stats.mmrm.design import build_design
-from resolve.stats.mmrm.fit import SINGULAR, SINGULAR_AFTER, ConvergenceReport, start_values
+from resolve.stats.mmrm.fit import (
+    SINGULAR,
+    SINGULAR_AFTER,
+    STALL_AFTER,
+    STALLED,
+    ConvergenceReport,
+    fit_model,
+    start_values,
+)
 from resolve.stats.mmrm.likelihood import Likelihood
 from resolve.stats.mmrm.spec import MMRMSpec
 
@@ -197,3 +205,30 @@ def test_unidentifiable_covariances_are_refused_at_once() -> None:
     lone = data[~((data["arm"] == "T") & (data["visit"] == "C"))]
     with pytest.raises(DataValidationError, match="group arm = 'T' has an outcome at visit 'C'"):
         mmrm("y ~ visit", lone, subject="id", visit="visit", cov="ar1h", group="arm")
+
+
+def test_newton_without_progress_hands_over_to_the_next_optimiser(fev: pd.DataFrame) -> None:
+    """A start far out on a flat likelihood: Newton stops after the stall rule, not 500 steps.
+
+    Spatial exponential with coordinates in days and a start of rho = 0.5 per day
+    (correlation 4e-9 between visits 28 days apart): the damped Newton steps shrink to
+    nothing; ``trust-exact`` then reaches the optimum the default start reaches.
+    """
+    data = fev.copy()
+    rng = np.random.default_rng(1)
+    data["DAY"] = data["VISITN"] * 28 + rng.integers(-3, 4, len(data))
+    spec = MMRMSpec(
+        formula="FEV1 ~ ARMCD * AVISIT",
+        subject="USUBJID",
+        visit="AVISIT",
+        cov="sp_exp",
+        coordinates=("DAY",),
+    )
+    model = build_design(spec, data)
+    _, ev, report, _ = fit_model(model, True, theta0=np.array([0.5, 0.0]))
+    first = report.attempts[0]
+    assert (first.optimizer, first.start, first.message) == ("newton", "given", STALLED)
+    assert first.iterations <= STALL_AFTER + 1
+    assert report.converged
+    _, ev_default, _, _ = fit_model(model, True)
+    assert ev.value == pytest.approx(ev_default.value, rel=1e-10)

@@ -74,6 +74,14 @@ class Structure(ABC):
     def sas_params(self, theta: Array, m: int) -> list[tuple[str, float]]:
         """Variance parameters on SAS PROC MIXED's scale, with SAS's names."""
 
+    def start_for_distance(self, theta: Array, distance: float) -> Array:
+        """Rescale a start made on unit distances to neighbours ``distance`` apart.
+
+        ``start`` reads the correlation of neighbouring slots; a spatial structure's
+        parameter is per unit of distance. Non-spatial structures: unchanged.
+        """
+        return theta
+
     def hessian_blocks(self, theta: Array, m: int, geometry: Array | None) -> Array:
         """Second derivatives ``(u, k, k, m, m)`` by central differences of ``dS``."""
         k = theta.size
@@ -504,6 +512,17 @@ class SpatialExponential(Structure):
         r = float(np.clip(r, 0.05, 0.95))
         return np.array([0.5 * np.log(np.mean(np.diag(cov))), np.log(r / (1.0 - r))])
 
+    #: the correlation is rho ** (distance ** POWER)
+    POWER = 1.0
+
+    def start_for_distance(self, theta: Array, distance: float) -> Array:
+        """``rho`` per unit distance from the neighbours' correlation ``distance`` apart."""
+        if not distance > 0 or distance == 1.0:
+            return theta
+        rho = float(_expit(theta[1:2])[0]) ** (1.0 / distance**self.POWER)
+        rho = min(max(rho, 1e-6), 1.0 - 1e-6)
+        return np.array([theta[0], np.log(rho / (1.0 - rho))])
+
     def sas_params(self, theta: Array, m: int) -> list[tuple[str, float]]:
         rho = float(_expit(theta[1:2])[0])
         return [("SP(EXP)", -1.0 / np.log(rho)), ("Residual", float(np.exp(2.0 * theta[0])))]
@@ -545,6 +564,8 @@ class SpatialGaussian(Structure):
 
     name = "sp_gau"
     spatial = True
+    POWER = 2.0
+    start_for_distance = SpatialExponential.start_for_distance
 
     def n_params(self, m: int) -> int:
         return 2

@@ -206,6 +206,8 @@ def start_values(data: ModelData, diagonal: bool = False) -> Array:
     their own parameters (``Structure.refine_start``: ``toep``, ``toeph``, ``ad``)
     then refined to the member of the structure closest to it (:func:`_moment_fit`;
     bcva ``ad``: 3 Newton steps instead of 10, ``toep``/``toeph`` 3 instead of 5).
+    Spatial structures read the correlation of neighbouring slots, converted to
+    one per unit of distance with the median distance between neighbours.
     """
     cov = _empirical_cov(data)
     if diagonal:
@@ -214,6 +216,13 @@ def start_values(data: ModelData, diagonal: bool = False) -> Array:
     one = structure.start(cov)
     if structure.refine_start:
         one = _moment_fit(structure, cov, one)
+    geometry = data.cov_model.geometry
+    if structure.spatial and geometry is not None and geometry.shape[-1] > 1:
+        # neighbours' correlation -> per unit of distance (e.g. visits 28 days apart)
+        adjacent = np.diagonal(geometry, offset=1, axis1=1, axis2=2)
+        adjacent = adjacent[adjacent > 0]
+        if adjacent.size:
+            one = structure.start_for_distance(one, float(np.median(adjacent)))
     return np.tile(one, data.cov_model.n_groups)
 
 
@@ -297,16 +306,30 @@ SINGULAR_AFTER = 30
 SINGULAR_SPAN = 10
 SINGULAR_RATIO = 1e-3
 SINGULAR = "covariance approaching singularity"
+#: ... and after STALL_AFTER iterations, STALL_SPAN iterations that lowered -2 log L by
+#: less than 1e-8 relative hand over to the next optimiser (a flat region where the
+#: damped Newton steps shrink to nothing, e.g. a correlation started far too small).
+STALL_AFTER = 50
+STALL_SPAN = 20
+STALLED = f"no progress in {STALL_SPAN} iterations"
 
 
 def _eigen_ratio(lik: Likelihood, theta: Array) -> float:
-    """Smallest eigenvalue ratio (min / max) over the covariance units at ``theta``."""
+    """Smallest eigenvalue ratio (min / max) of the subjects' covariance blocks at ``theta``.
+
+    Per visit pattern, over its observed slots only (for spatial coordinates that
+    differ between subjects, a unit's padded ``m x m`` block beyond a subject's
+    observations is not a covariance matrix).
+    """
     try:
         s = lik.data.cov_model.evaluate(theta, order=1)[0]
-        w = np.linalg.eigvalsh(s)
+        ratio = np.inf
+        for _, idx, units in lik.classes:
+            w = np.linalg.eigvalsh(s[units[:, None, None], idx[:, :, None], idx[:, None, :]])
+            ratio = min(ratio, float(np.min(w[:, 0] / np.maximum(w[:, -1], 1e-300))))
     except (np.linalg.LinAlgError, ValueError, FloatingPointError):
         return 0.0
-    return float(np.min(w[:, 0] / np.maximum(w[:, -1], 1e-300)))
+    return ratio
 
 
 def _newton(
@@ -328,12 +351,19 @@ def _newton_ev(
     lam = 0.0
     eye = np.eye(theta.size)
     ratios: list[float] = []
+    values: list[float] = []
     for it in range(1, max_iter + 1):
         g, h = ev.gradient, ev.hessian
         assert g is not None and h is not None
         dec, pd_ = _decrement(ev)
         if pd_ and dec < 1e-14:
             return theta, ev, it - 1, "Newton decrement below 1e-14"
+        values.append(ev.value)
+        if (
+            it > STALL_AFTER
+            and values[-1 - STALL_SPAN] - ev.value <= 1e-8 * max(1.0, abs(ev.value))
+        ):
+            return theta, ev, it - 1, STALLED
         if it >= SINGULAR_AFTER - SINGULAR_SPAN:
             ratios.append(_eigen_ratio(lik, theta))
             if (

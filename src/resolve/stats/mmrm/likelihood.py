@@ -31,6 +31,10 @@ from resolve.stats.mmrm.design import ModelData
 
 __all__ = ["Evaluation", "Likelihood"]
 
+#: Above this many covariance units (spatial coordinates that differ between
+#: subjects), the Hessian is batched over patterns and subjects, not looped per unit.
+MANY_UNITS = 8
+
 Array = NDArray[np.float64]
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -73,8 +77,6 @@ class Likelihood:
         self.patterns_of_unit = [
             np.flatnonzero(data.unit_of_pattern == u) for u in range(self.n_units)
         ]
-        self.pattern_unit_onehot = np.zeros((self.n_units, n_pat))
-        self.pattern_unit_onehot[data.unit_of_pattern, np.arange(n_pat)] = 1.0
         # Subjects sorted by (covariance unit, pattern): every pattern's and every
         # unit's subjects are one contiguous run, so their sums are segment sums
         # (np.add.reduceat) and a unit's rows are a view. The criterion and its
@@ -87,6 +89,12 @@ class Likelihood:
         self.segment_pattern = self.pattern_sorted[first]
         self.segments_in_order = bool(np.array_equal(self.segment_pattern, np.arange(n_pat)))
         unit_sorted = data.unit_of_pattern[self.pattern_sorted]
+        self.unit_sorted = unit_sorted
+        # covariance units as segments of the patterns sorted by unit (_unit_sum)
+        self.pattern_by_unit = np.argsort(data.unit_of_pattern, kind="stable")
+        units_sorted = data.unit_of_pattern[self.pattern_by_unit]
+        self.unit_starts = np.flatnonzero(np.diff(units_sorted, prepend=-1) != 0)
+        self.unit_present = units_sorted[self.unit_starts]  # units with a pattern
         self.unit_bounds = [
             (
                 int(np.searchsorted(unit_sorted, u, "left")),
@@ -115,8 +123,10 @@ class Likelihood:
         """Sum ``(n_pat, m, m)`` per-pattern matrices within covariance units."""
         if self.n_units == 1:
             return np.asarray(per_pattern.sum(axis=0)[None], dtype=np.float64)
-        flat = per_pattern.reshape(per_pattern.shape[0], -1)
-        return (self.pattern_unit_onehot @ flat).reshape(self.n_units, *per_pattern.shape[1:])
+        sums = np.add.reduceat(per_pattern[self.pattern_by_unit], self.unit_starts, axis=0)
+        out = np.zeros((self.n_units, *per_pattern.shape[1:]))
+        out[self.unit_present] = sums
+        return out
 
     def _inverses(self, s: Array) -> tuple[Array, float] | None:
         """Embedded inverses per pattern and ``sum_i log|V_i|``; None if not PD."""
@@ -216,6 +226,17 @@ class Likelihood:
         # C_k = sum_i Z_i' V_k Z_i and e_k = sum_i Z_i' V_k u_i, per covariance unit.
         cmat = np.zeros((k, p, p))
         evec = np.zeros((k, p))
+        if self.n_units > MANY_UNITS:
+            # Spatial coordinates that differ between subjects: one unit per distinct
+            # set of coordinates, so batch over patterns and subjects instead.
+            dsp = ds[self.data.unit_of_pattern]  # (n_pat, K, m, m)
+            vq = dsp @ qpat[:, None]  # V_k Q_p
+            vm = dsp @ mp[:, None]  # V_l M_p
+            hess += np.einsum("jkab,jlba->kl", vq, vm)
+            dsi = ds[self.unit_sorted]  # (N, K, m, m), subjects in sorted order
+            cmat += np.einsum("iap,ikaq->kpq", z, dsi @ z[:, None])
+            evec += np.einsum("iap,ika->kp", z, (dsi @ u[:, None, :, None])[..., 0])
+            return self._finish(hess, cmat, evec, a_inv)
         for unit in range(self.n_units):
             pats = self.patterns_of_unit[unit]
             t = qpat[pats].reshape(-1, m2).T @ mp[pats].reshape(-1, m2)  # [(b,c),(d,a)]
@@ -228,6 +249,11 @@ class Likelihood:
             cmat += np.tensordot(ds[unit], mz, axes=([1, 2], [0, 2]))
             nz = (u[lo:hi].T @ zu).reshape(m, m, p).transpose(1, 0, 2)
             evec += np.tensordot(ds[unit], nz, axes=([1, 2], [0, 1]))
+        return self._finish(hess, cmat, evec, a_inv)
+
+    def _finish(self, hess: Array, cmat: Array, evec: Array, a_inv: Array) -> tuple[Array, Array]:
+        """The fixed-effects terms of the Hessian and the Jacobian of ``cov(b)``."""
+        k, p = cmat.shape[0], self.p
         hess -= 2.0 * evec @ a_inv @ evec.T
         ac = a_inv @ cmat  # (K, p, p)
         if self.reml:
