@@ -32,7 +32,9 @@ from resolve.stats.mmrm.design import ModelData
 __all__ = ["Evaluation", "Likelihood"]
 
 #: Above this many covariance units (spatial coordinates that differ between
-#: subjects), the Hessian is batched over patterns and subjects, not looped per unit.
+#: subjects), the Hessian is batched over patterns and subjects, not looped per unit
+#: (spatial structures only: 2 parameters per group keep the per-subject arrays small;
+#: many ``group=`` levels of a structure with many parameters keep the loop).
 MANY_UNITS = 8
 
 Array = NDArray[np.float64]
@@ -226,7 +228,7 @@ class Likelihood:
         # C_k = sum_i Z_i' V_k Z_i and e_k = sum_i Z_i' V_k u_i, per covariance unit.
         cmat = np.zeros((k, p, p))
         evec = np.zeros((k, p))
-        if self.n_units > MANY_UNITS:
+        if self.n_units > MANY_UNITS and self.data.cov_model.structure.spatial:
             # Spatial coordinates that differ between subjects: one unit per distinct
             # set of coordinates, so batch over patterns and subjects instead.
             dsp = ds[self.data.unit_of_pattern]  # (n_pat, K, m, m)
