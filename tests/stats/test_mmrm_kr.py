@@ -44,6 +44,7 @@ from sas_listing import SasListing
 from resolve.stats import MMRMResult, mmrm
 from resolve.stats.mmrm import kenward_roger as krm
 from resolve.stats.mmrm._blocks import embedded_inverses, pattern_grams
+from resolve.stats.mmrm.covariance import CovarianceModel
 from resolve.stats.mmrm.design import ModelData
 from resolve.stats.mmrm.likelihood import Likelihood
 
@@ -63,6 +64,18 @@ STRUCTURES = {
 SAS_STOPPED_EARLY = {"us", "csh", "adh"}
 FILES = [f"{pre}_{name}" for name in STRUCTURES for pre in ("kr", "kr1")]
 _FITS: dict[tuple[str, str], MMRMResult] = {}
+
+
+def _second_derivatives(cov: CovarianceModel, theta: Array) -> Array:
+    """Dense ``d2S`` ``(U, K, K, m, m)`` from each group's ``hessian_blocks`` (reference only)."""
+    m, kg = cov.m, cov.k_group
+    out = np.zeros((cov.unit_group.size, cov.n_params, cov.n_params, m, m))
+    for g in range(cov.n_groups):
+        units = np.flatnonzero(cov.unit_group == g)
+        geo = None if cov.geometry is None else cov.geometry[units]
+        sl = slice(g * kg, (g + 1) * kg)
+        out[units, sl, sl] = cov.structure.hessian_blocks(theta[sl], m, geo)
+    return out
 
 
 def _kr_components(data: ModelData, theta: Array, *, second: bool = True) -> tuple[Array, ...]:
@@ -86,7 +99,8 @@ def _kr_components(data: ModelData, theta: Array, *, second: bool = True) -> tup
         ``P``, ``Q``, ``R`` in the parametrisation ``theta``.
     """
     cov = data.cov_model
-    s, ds, d2s = cov.evaluate(theta, order=2 if second else 1)
+    s, ds = cov.evaluate(theta)
+    d2s = _second_derivatives(cov, theta) if second else None
     qpat = embedded_inverses(data, s)
     grams = pattern_grams(data)
     k = ds.shape[1]

@@ -179,7 +179,7 @@ def test_optimum_is_on_the_singular_boundary(method: str, fev: pd.DataFrame, sha
         fun, start_values(data), jac=True, method="L-BFGS-B", options={"maxiter": 2000}
     )
     assert res.fun <= _iterations(path)[-1]
-    sigma = data.cov_model.evaluate(res.x, order=1)[0][0]
+    sigma = data.cov_model.evaluate(res.x)[0][0]
     eig = np.linalg.eigvalsh(sigma)
     assert eig[0] / eig[-1] < 1e-4
 

@@ -487,14 +487,35 @@ class RandomIntercept(Structure):
         return [("Intercept", s2 * float(theta[1]) ** 2), ("Residual", s2)]
 
 
-class SpatialExponential(Structure):
-    """``sp_exp``: Sigma_ij = sigma2 * rho**d_ij, d Euclidean distance (SAS SP(EXP))."""
+class _Spatial(Structure):
+    """Spatial structures: ``theta = (log sigma, logit rho)``, correlation ``rho**(d**POWER)``."""
 
-    name = "sp_exp"
     spatial = True
+    #: the correlation between points ``d`` apart is ``rho ** (d ** POWER)``
+    POWER = 1.0
 
     def n_params(self, m: int) -> int:
         return 2
+
+    def start(self, cov: Array) -> Array:
+        m = cov.shape[0]
+        r = float(np.mean(np.diag(cov, -1)) / np.mean(np.diag(cov))) if m > 1 else 0.3
+        r = float(np.clip(r, 0.05, 0.95))
+        return np.array([0.5 * np.log(np.mean(np.diag(cov))), np.log(r / (1.0 - r))])
+
+    def start_for_distance(self, theta: Array, distance: float) -> Array:
+        """``rho`` per unit distance from the neighbours' correlation ``distance`` apart."""
+        if not distance > 0 or distance == 1.0:
+            return theta
+        rho = float(_expit(theta[1:2])[0]) ** (1.0 / distance**self.POWER)
+        rho = min(max(rho, 1e-6), 1.0 - 1e-6)
+        return np.array([theta[0], np.log(rho / (1.0 - rho))])
+
+
+class SpatialExponential(_Spatial):
+    """``sp_exp``: Sigma_ij = sigma2 * rho**d_ij, d Euclidean distance (SAS SP(EXP))."""
+
+    name = "sp_exp"
 
     def blocks(self, theta: Array, m: int, geometry: Array | None) -> tuple[Array, Array]:
         if geometry is None:  # pragma: no cover - guarded by the model builder
@@ -505,23 +526,6 @@ class SpatialExponential(Structure):
         sigma = s2 * corr
         d = np.stack([2.0 * sigma, sigma * geometry * (1.0 - rho)], axis=1)
         return sigma, d
-
-    def start(self, cov: Array) -> Array:
-        m = cov.shape[0]
-        r = float(np.mean(np.diag(cov, -1)) / np.mean(np.diag(cov))) if m > 1 else 0.3
-        r = float(np.clip(r, 0.05, 0.95))
-        return np.array([0.5 * np.log(np.mean(np.diag(cov))), np.log(r / (1.0 - r))])
-
-    #: the correlation is rho ** (distance ** POWER)
-    POWER = 1.0
-
-    def start_for_distance(self, theta: Array, distance: float) -> Array:
-        """``rho`` per unit distance from the neighbours' correlation ``distance`` apart."""
-        if not distance > 0 or distance == 1.0:
-            return theta
-        rho = float(_expit(theta[1:2])[0]) ** (1.0 / distance**self.POWER)
-        rho = min(max(rho, 1e-6), 1.0 - 1e-6)
-        return np.array([theta[0], np.log(rho / (1.0 - rho))])
 
     def sas_params(self, theta: Array, m: int) -> list[tuple[str, float]]:
         rho = float(_expit(theta[1:2])[0])
@@ -554,7 +558,7 @@ class SpatialPower(SpatialExponential):
         return [("SP(POW)", rho), ("Residual", float(np.exp(2.0 * theta[0])))]
 
 
-class SpatialGaussian(Structure):
+class SpatialGaussian(_Spatial):
     """``sp_gau``: Sigma_ij = sigma2 * rho**(d_ij**2), d Euclidean distance (SAS SP(GAU)).
 
     Same conventions as ``sp_exp``: ``theta = (log sigma, logit rho)``; SAS's
@@ -563,12 +567,7 @@ class SpatialGaussian(Structure):
     """
 
     name = "sp_gau"
-    spatial = True
     POWER = 2.0
-    start_for_distance = SpatialExponential.start_for_distance
-
-    def n_params(self, m: int) -> int:
-        return 2
 
     @staticmethod
     def _parts(theta: Array, geometry: Array | None) -> tuple[Array, Array, float]:
@@ -594,12 +593,6 @@ class SpatialGaussian(Structure):
         out[:, 0, 1] = out[:, 1, 0] = 2.0 * sigma * g
         out[:, 1, 1] = sigma * (g * g - d2 * rho * (1.0 - rho))
         return out
-
-    def start(self, cov: Array) -> Array:
-        m = cov.shape[0]
-        r = float(np.mean(np.diag(cov, -1)) / np.mean(np.diag(cov))) if m > 1 else 0.3
-        r = float(np.clip(r, 0.05, 0.95))
-        return np.array([0.5 * np.log(np.mean(np.diag(cov))), np.log(r / (1.0 - r))])
 
     def sas_params(self, theta: Array, m: int) -> list[tuple[str, float]]:
         rho = float(_expit(theta[1:2])[0])
@@ -661,23 +654,22 @@ class CovarianceModel:
         geo = None if self.geometry is None else self.geometry[units]
         return units, geo
 
-    def evaluate(self, theta: Array, order: int = 1) -> tuple[Array, Array, Array | None]:
-        """Return ``S`` ``(U, m, m)``, ``dS`` ``(U, K, m, m)`` and optionally ``d2S``."""
+    def evaluate(self, theta: Array) -> tuple[Array, Array]:
+        """Return ``S`` ``(U, m, m)`` and ``dS`` ``(U, K, m, m)``.
+
+        Second derivatives are only ever needed contracted: :meth:`hessian_dot`,
+        :meth:`hessian_weighted`.
+        """
         m, kg = self.m, self.k_group
         n_units = self.unit_group.size
         s = np.empty((n_units, m, m))
         ds = np.zeros((n_units, self.n_params, m, m))
-        d2 = np.zeros((n_units, self.n_params, self.n_params, m, m)) if order >= 2 else None
         for g in range(self.n_groups):
             units, geo = self._group_geometry(g)
-            th = theta[g * kg : (g + 1) * kg]
-            sg, dsg = self.structure.blocks(th, m, geo)
-            sl = slice(g * kg, (g + 1) * kg)
+            sg, dsg = self.structure.blocks(theta[g * kg : (g + 1) * kg], m, geo)
             s[units] = sg
-            ds[units, sl] = dsg
-            if d2 is not None:
-                d2[units, sl, sl] = self.structure.hessian_blocks(th, m, geo)
-        return s, ds, d2
+            ds[units, g * kg : (g + 1) * kg] = dsg
+        return s, ds
 
     def hessian_dot(self, theta: Array, b: Array) -> Array:
         """``sum_uab d2S[u, k, l, a, b] B[u, a, b]`` ``(K, K)`` for ``B`` ``(U, m, m)``."""

@@ -51,7 +51,7 @@ def sandwich_vcov(data: ModelData, theta: Array, beta: Array, phi: Array) -> Arr
     -------
     ndarray, shape (p, p)
     """
-    s, _, _ = data.cov_model.evaluate(theta, order=1)
+    s, _ = data.cov_model.evaluate(theta)
     q = embedded_inverses(data, s)[data.pattern_of_subject]
     r = data.yf - data.xf @ beta  # zero at empty slots
     u = np.einsum("iab,ib->ia", q, r)

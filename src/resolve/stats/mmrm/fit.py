@@ -20,7 +20,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
@@ -322,7 +322,7 @@ def _eigen_ratio(lik: Likelihood, theta: Array) -> float:
     observations is not a covariance matrix).
     """
     try:
-        s = lik.data.cov_model.evaluate(theta, order=1)[0]
+        s = lik.data.cov_model.evaluate(theta)[0]
         ratio = np.inf
         for _, idx, units in lik.classes:
             w = np.linalg.eigvalsh(s[units[:, None, None], idx[:, :, None], idx[:, None, :]])
@@ -359,9 +359,8 @@ def _newton_ev(
         if pd_ and dec < 1e-14:
             return theta, ev, it - 1, "Newton decrement below 1e-14"
         values.append(ev.value)
-        if (
-            it > STALL_AFTER
-            and values[-1 - STALL_SPAN] - ev.value <= 1e-8 * max(1.0, abs(ev.value))
+        if it > STALL_AFTER and values[-1 - STALL_SPAN] - ev.value <= 1e-8 * max(
+            1.0, abs(ev.value)
         ):
             return theta, ev, it - 1, STALLED
         if it >= SINGULAR_AFTER - SINGULAR_SPAN:
@@ -436,7 +435,7 @@ def make_likelihood(data: ModelData, reml: bool) -> Likelihood:
 
 def _raise_singular(
     data: ModelData, lik: Likelihood, theta: Array, attempts: list[Attempt]
-) -> None:
+) -> NoReturn:
     """Stop at once: the likelihood rises towards a singular covariance matrix.
 
     Other optimisers and starts follow the same slope (each would spend its

@@ -83,7 +83,7 @@ def kr_adjustment(
         unless ``second``).
     """
     cov = data.cov_model
-    s, ds, _ = cov.evaluate(theta, order=1)
+    s, ds = cov.evaluate(theta)
     qpat = embedded_inverses(data, s)
     grams = pattern_grams(data)
     k = ds.shape[1]

@@ -155,7 +155,7 @@ class Likelihood:
         """Evaluate ``-2 log L`` (``order`` 0), plus gradient (1) and Hessian (2)."""
         cov = self.data.cov_model
         try:
-            s, ds, _ = cov.evaluate(theta, order=min(order, 1))
+            s, ds = cov.evaluate(theta)
         except (FloatingPointError, np.linalg.LinAlgError, ValueError):
             return Evaluation(value=np.inf)
         if not np.all(np.isfinite(s)):

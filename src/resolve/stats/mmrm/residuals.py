@@ -60,7 +60,7 @@ def residuals(
         out: Array = data.y - data.x @ beta
         return out
     # Work on the sqrt(weight)-scaled grid, where cov(rf_i) = Sigma_i restricted.
-    sigma = data.cov_model.evaluate(theta, order=1)[0]
+    sigma = data.cov_model.evaluate(theta)[0]
     rf = data.yf - data.xf @ beta  # (N, m); zero at unobserved slots
     grid = np.zeros_like(rf)
     unit_of_subject = data.unit_of_pattern[data.pattern_of_subject]

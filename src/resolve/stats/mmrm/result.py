@@ -249,7 +249,7 @@ class MMRMResult(Result):
         differ between subjects, it is the one of the first subject with the most
         observations in the group, rows numbered by position within subject."""
         cm = self.data.cov_model
-        s, _, _ = cm.evaluate(self.theta, order=1)
+        s, _ = cm.evaluate(self.theta)
         out = {}
         for g, level in enumerate(self.data.group_levels):
             units = np.flatnonzero(cm.unit_group == g)
