@@ -261,6 +261,15 @@ def run_axe(page: Page) -> list[dict[str, Any]]:
     return list(result["violations"])
 
 
+def serious_violations(page: Page) -> list[str]:
+    """axe's serious and critical violations on the page, one readable line each."""
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in run_axe(page)
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 # ----------------------------------------------------------------------------- crawling
 @dataclass
 class Fetched:
